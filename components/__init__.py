@@ -1,0 +1,1 @@
+"""Credit Lab's Pulumi components; `components.render` holds the pure renderers tests share."""

@@ -1,0 +1,1 @@
+"""The Credit Lab workload: five credit services generating traced SQL."""
