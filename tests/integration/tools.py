@@ -1,0 +1,22 @@
+"""Where the native binaries the integration tests run live (installed by .ci/install-tools).
+
+A missing binary is a failure with the command that installs it, never a skip.
+"""
+import os
+import shutil
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("CREDIT_LAB_PG_BIN", "/usr/lib/postgresql/15/bin"))
+TOOLS = Path(os.environ.get("CREDIT_LAB_TOOLS", "/opt/credit-lab-tools"))
+
+
+def binary(name: str) -> Path:
+    """Path of a native binary: PostgreSQL's from PG_BIN, the rest from TOOLS/usr/bin."""
+    for candidate in (PG_BIN / name, TOOLS / "usr" / "bin" / name):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name) if name in ("psql", "pgbench") else None
+    if found:
+        return Path(found)
+    raise FileNotFoundError(
+        f"{name} not found in {PG_BIN} or {TOOLS}/usr/bin: run `bash .ci/install-tools` first")
