@@ -1,0 +1,258 @@
+"""The workload's settings: every knob is an environment variable, validated here once.
+
+Pure standard library on purpose: the Pulumi program imports this module at preview time
+to validate stack config with exactly the rules the container applies at start.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Mapping, Optional
+from urllib.parse import unquote, urlsplit
+
+try:  # the repo root is on sys.path in the project and the tests
+    from components import topology
+except ImportError:  # inside the image (context workload/) there is no topology: PG* must then be set
+    topology = None
+
+# The five services, in the order reports and the supervisor use.
+SERVICES = ("applications", "scoring", "payments", "statements", "collections")
+SCENARIOS = ("steady", "lock-contention", "slow-query", "idle-in-transaction", "connection-storm")
+DEFAULT_SCENARIO = "steady"
+
+# Share of the total rate each service gets (renormalised over the selected services).
+WEIGHTS = {"applications": 0.25, "scoring": 0.10, "payments": 0.35, "statements": 0.15, "collections": 0.15}
+
+DEFAULT_RATE = 20.0          # total business operations per second, all services together
+MIN_RATE = 0.1
+MAX_RATE = 5000.0
+RATE_UNPACED = "max"         # WORKLOAD_RATE=max: no pacing, every worker as fast as it can (benchmarks)
+DEFAULT_REPORT_INTERVAL = 10.0
+MIN_REPORT_INTERVAL, MAX_REPORT_INTERVAL = 1.0, 3600.0
+DEFAULT_THREADS = 2          # worker threads (= connections) per service process
+MAX_THREADS = 32
+SERVICE_PREFIX = "credit-"
+DEFAULT_ENV = "lab"
+DEFAULT_VERSION = "0.1.0"
+DBM_MODES = ("disabled", "service", "full", "dynamic_service")
+DEFAULT_DBM_MODE = "full"
+
+# Environment variable names (the Pulumi component sets these).
+ENV_PGHOST, ENV_PGPORT, ENV_PGDATABASE = "PGHOST", "PGPORT", "PGDATABASE"
+ENV_PGUSER, ENV_PGPASSWORD = "PGUSER", "PGPASSWORD"
+ENV_DSN = "WORKLOAD_DSN"                  # optional libpq URI or key=value string; wins over PG*
+ENV_RATE = "WORKLOAD_RATE"
+ENV_SERVICES = "WORKLOAD_SERVICES"
+ENV_SCENARIO = "WORKLOAD_SCENARIO"
+ENV_REPORT_INTERVAL = "WORKLOAD_REPORT_INTERVAL"
+ENV_THREADS = "WORKLOAD_THREADS"
+ENV_DURATION = "WORKLOAD_DURATION"        # optional: stop cleanly after this many seconds
+ENV_DD_ENV, ENV_DD_VERSION, ENV_DD_SERVICE = "DD_ENV", "DD_VERSION", "DD_SERVICE"
+ENV_DD_AGENT_HOST, ENV_DD_TRACE_AGENT_URL = "DD_AGENT_HOST", "DD_TRACE_AGENT_URL"
+ENV_DD_TRACE_ENABLED = "DD_TRACE_ENABLED"
+ENV_DD_DBM_MODE = "DD_DBM_PROPAGATION_MODE"
+
+ALL_ENV_VARS = (ENV_PGHOST, ENV_PGPORT, ENV_PGDATABASE, ENV_PGUSER, ENV_PGPASSWORD, ENV_DSN, ENV_RATE,
+                ENV_SERVICES, ENV_SCENARIO, ENV_REPORT_INTERVAL, ENV_THREADS, ENV_DURATION, ENV_DD_ENV,
+                ENV_DD_VERSION, ENV_DD_AGENT_HOST, ENV_DD_TRACE_AGENT_URL, ENV_DD_TRACE_ENABLED,
+                ENV_DD_DBM_MODE)
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_DSN_KEYS = ("host", "port", "dbname", "user", "password")   # application_name etc. are the workload's own
+
+
+class SettingsError(ValueError):
+    """A setting is wrong; the message names the variable, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: Optional[str]   # never printed: see __repr__
+    rate: Optional[float]     # None: unpaced
+    services: tuple
+    scenario: str
+    report_interval: float
+    threads: int
+    duration: Optional[float]
+    dd_env: str
+    dd_version: str
+    trace_enabled: bool
+    dbm_mode: str
+    agent_url: Optional[str]  # DD_TRACE_AGENT_URL, else DD_AGENT_HOST: ddtrace resolves it itself
+
+    def __repr__(self) -> str:  # keep the password out of logs and tracebacks
+        return (f"Settings(host={self.host!r}, port={self.port}, dbname={self.dbname!r}, user={self.user!r}, "
+                f"rate={self.rate}, services={self.services}, scenario={self.scenario!r}, "
+                f"threads={self.threads}, trace_enabled={self.trace_enabled})")
+
+    __str__ = __repr__
+
+    def service_rate(self, key: str) -> Optional[float]:
+        """This service's share of the total rate (None when unpaced)."""
+        return None if self.rate is None else self.rate * service_weights(self.services)[key]
+
+    def connect_kwargs(self, key: str) -> dict:
+        """psycopg2.connect() keyword arguments for one service's connections."""
+        kwargs = dict(host=self.host, port=self.port, dbname=self.dbname, user=self.user,
+                      application_name=service_name(key), connect_timeout=5,
+                      keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+        if self.password is not None:
+            kwargs["password"] = self.password
+        return kwargs
+
+
+def service_name(key: str) -> str:
+    """The Datadog service name and PostgreSQL application_name of a service, e.g. credit-payments."""
+    if key not in SERVICES:
+        raise SettingsError(f"unknown service {key!r}: allowed {', '.join(SERVICES)}")
+    return SERVICE_PREFIX + key
+
+
+def service_weights(services) -> dict:
+    total = sum(WEIGHTS[s] for s in services)
+    return {s: WEIGHTS[s] / total for s in services}
+
+
+def _err(var: str, value, allowed: str) -> SettingsError:
+    return SettingsError(f"{var}={value!r} is invalid: {allowed}")
+
+
+def _number(env, var, default, lo, hi, cast=float):
+    raw = env.get(var, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise _err(var, raw, f"expected a number between {lo:g} and {hi:g}") from None
+    if isinstance(value, float) and not math.isfinite(value) or not lo <= value <= hi:
+        raise _err(var, raw, f"expected a number between {lo:g} and {hi:g}")
+    return value
+
+
+def _port(var: str, raw: str) -> int:
+    if not re.fullmatch(r"\d{1,5}", raw.strip()) or not 1 <= int(raw) <= 65535:
+        raise _err(var, raw, "expected a TCP port 1-65535")
+    return int(raw)
+
+
+def parse_dsn(dsn: str) -> dict:
+    """Parse a libpq URI (postgresql://user:pw@host:port/db) or key=value string; SettingsError if malformed."""
+    allowed = ("expected postgresql://user[:password]@host[:port]/dbname (no query) "
+               "or libpq key=value pairs of host, port, dbname, user, password")
+    shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)            # never echo a password
+    shown = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", shown)
+    text = dsn.strip()
+    if text.startswith(("postgresql://", "postgres://")):
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError:
+            raise _err(ENV_DSN, shown, allowed) from None
+        if not parts.hostname or "," in parts.netloc or parts.query or parts.fragment:
+            raise _err(ENV_DSN, shown, allowed + " (with one host)")
+        out = {"host": parts.hostname}
+        if port is not None:
+            out["port"] = port
+        if parts.path.strip("/"):
+            out["dbname"] = unquote(parts.path.strip("/"))
+        if parts.username:
+            out["user"] = unquote(parts.username)
+        if parts.password is not None:
+            out["password"] = unquote(parts.password)
+        return out
+    pair = r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s'=]+)\s*"
+    pairs = re.findall(pair, text)
+    if re.sub(pair, "", text).strip() or not pairs:   # leftovers: a bare word, "host=", an open quote
+        raise _err(ENV_DSN, shown, allowed)
+    out = {}
+    for key, value in pairs:
+        if key not in _DSN_KEYS:
+            raise _err(ENV_DSN, shown, f"unknown key {key!r}; allowed keys {', '.join(_DSN_KEYS)}")
+        if value.startswith("'"):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        out[key] = value
+    if "port" in out:
+        out["port"] = _port(ENV_DSN + " port", out["port"])
+    return out
+
+
+def _bool(env, var, default: bool) -> bool:
+    raw = env.get(var, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise _err(var, env[var], "expected true or false")
+
+
+def parse(env: Mapping[str, str]) -> Settings:
+    """Validate every setting from an environment mapping; raise SettingsError on the first bad one."""
+    conn = {
+        "host": env.get(ENV_PGHOST) or (topology and topology.POSTGRES_ALIAS),
+        "port": _port(ENV_PGPORT, env[ENV_PGPORT]) if env.get(ENV_PGPORT) else (topology and topology.POSTGRES_PORT),
+        "dbname": env.get(ENV_PGDATABASE) or (topology and topology.DATABASE),
+        "user": env.get(ENV_PGUSER) or (topology and topology.WORKLOAD_ROLE),
+        "password": env.get(ENV_PGPASSWORD) or None,
+    }
+    if env.get(ENV_DSN, "").strip():
+        conn.update(parse_dsn(env[ENV_DSN]))
+    for key, var in (("host", ENV_PGHOST), ("port", ENV_PGPORT), ("dbname", ENV_PGDATABASE), ("user", ENV_PGUSER)):
+        if not conn[key]:
+            raise _err(var, "", f"required (or give {ENV_DSN})")
+
+    raw_rate = env.get(ENV_RATE, "").strip()
+    if raw_rate.lower() == RATE_UNPACED:
+        rate = None
+    else:
+        try:
+            rate = float(raw_rate) if raw_rate else DEFAULT_RATE
+        except ValueError:
+            rate = math.nan
+        if not math.isfinite(rate) or not MIN_RATE <= rate <= MAX_RATE:
+            raise _err(ENV_RATE, raw_rate,
+                       f"expected total ops/s between {MIN_RATE:g} and {MAX_RATE:g}, or '{RATE_UNPACED}'")
+
+    raw_services = env.get(ENV_SERVICES, "").strip()
+    services = tuple(SERVICES)
+    if raw_services and raw_services.lower() != "all":
+        wanted = [s.strip() for s in raw_services.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in SERVICES]
+        if unknown or not wanted:
+            raise _err(ENV_SERVICES, raw_services,
+                       f"expected a comma list of {', '.join(SERVICES)} (or 'all')")
+        services = tuple(s for s in SERVICES if s in wanted)
+
+    scenario = env.get(ENV_SCENARIO, "").strip() or DEFAULT_SCENARIO
+    if scenario not in SCENARIOS:
+        raise _err(ENV_SCENARIO, scenario, f"expected one of {', '.join(SCENARIOS)}")
+
+    dbm_mode = env.get(ENV_DD_DBM_MODE, "").strip() or DEFAULT_DBM_MODE
+    if dbm_mode not in DBM_MODES:
+        raise _err(ENV_DD_DBM_MODE, dbm_mode, f"expected one of {', '.join(DBM_MODES)}")
+
+    agent_url = env.get(ENV_DD_TRACE_AGENT_URL, "").strip() or None
+    if agent_url and not re.fullmatch(r"(https?://[^\s/]+(:\d+)?/?|unix://\S+)", agent_url):
+        raise _err(ENV_DD_TRACE_AGENT_URL, agent_url, "expected http://host:port or unix:///path")
+    if agent_url is None and env.get(ENV_DD_AGENT_HOST, "").strip():
+        agent_url = env[ENV_DD_AGENT_HOST].strip()   # ddtrace adds its own default port
+
+    return Settings(
+        rate=rate, services=services, scenario=scenario, dbm_mode=dbm_mode, agent_url=agent_url,
+        report_interval=_number(env, ENV_REPORT_INTERVAL, DEFAULT_REPORT_INTERVAL,
+                                MIN_REPORT_INTERVAL, MAX_REPORT_INTERVAL),
+        threads=_number(env, ENV_THREADS, DEFAULT_THREADS, 1, MAX_THREADS, cast=int),
+        duration=_number(env, ENV_DURATION, None, 0.1, 10 ** 7),
+        dd_env=env.get(ENV_DD_ENV, "").strip() or DEFAULT_ENV,
+        dd_version=env.get(ENV_DD_VERSION, "").strip() or DEFAULT_VERSION,
+        trace_enabled=_bool(env, ENV_DD_TRACE_ENABLED, True),
+        **conn,
+    )
