@@ -1,0 +1,1 @@
+"""Grafana dashboards built with the Grafana Foundation SDK (one module per dashboard)."""

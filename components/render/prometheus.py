@@ -1,0 +1,82 @@
+"""Prometheus 2.53.3: scrape config, rule files and the container's command.
+
+Paths are those of the `prom/prometheus` image (config in /etc/prometheus, TSDB in /prometheus,
+runs as `nobody`); tests pass their own paths to the same functions.
+"""
+import re
+from pathlib import Path
+
+import yaml
+
+from components import topology
+
+CONFIG_PATH = "/etc/prometheus/prometheus.yml"
+RULES_DIR = "/etc/prometheus/rules"
+STORAGE_PATH = "/prometheus"
+RETENTION = "7d"
+
+EXPORTER_JOB = "postgres"
+PROMETHEUS_JOB = "prometheus"
+
+# The rule files live in the repo; the component uploads them to RULES_DIR under the same names.
+SOURCE_RULES_DIR = Path(__file__).resolve().parents[2] / "configs" / "prometheus" / "rules"
+
+# Prometheus's duration grammar (model.ParseDuration): units in decreasing order, each once.
+_DURATION = re.compile(
+    r"^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$")
+
+
+def is_duration(value) -> bool:
+    """True when `value` is a Prometheus duration such as `10s`, `1m30s` or `0`."""
+    if not isinstance(value, str) or not value:
+        return False
+    return value == "0" or _DURATION.match(value) is not None
+
+
+def validate_interval(value, setting: str = "scrapeInterval") -> str:
+    """The interval if it is a positive Prometheus duration, else one clear error."""
+    if not is_duration(value) or not re.search(r"[1-9]", value):
+        raise ValueError(
+            f"{setting} must be a positive Prometheus duration such as 5s, 15s, 1m or 1m30s "
+            f"(units ms, s, m, h, d, w, y, largest first), got {value!r}")
+    return value
+
+
+def config(scrape_interval: str, exporter_target: str, *, rules_dir: str = RULES_DIR,
+           prometheus_target: str = f"localhost:{topology.PROMETHEUS_PORT}") -> str:
+    """prometheus.yml: the exporter and Prometheus itself, every `scrape_interval`."""
+    interval = validate_interval(scrape_interval)
+    document = {
+        "global": {
+            "scrape_interval": interval,
+            # Rules see a new sample per evaluation; `for:` clauses count in this unit.
+            "evaluation_interval": interval,
+            "external_labels": {"lab": "credit-lab"},
+        },
+        "rule_files": [f"{rules_dir.rstrip('/')}/*.yml"],
+        "scrape_configs": [
+            {"job_name": EXPORTER_JOB, "static_configs": [{"targets": [exporter_target]}]},
+            {"job_name": PROMETHEUS_JOB, "static_configs": [{"targets": [prometheus_target]}]},
+        ],
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def rule_files() -> dict[str, str]:
+    """Rule file name -> content, as uploaded to RULES_DIR (test files excluded)."""
+    return {path.name: path.read_text() for path in sorted(SOURCE_RULES_DIR.glob("*.yml"))}
+
+
+def args(*, config_path: str = CONFIG_PATH, storage_path: str = STORAGE_PATH,
+         listen_address: str | None = None) -> list[str]:
+    """The container's command (replaces the image's CMD); tests override paths and address."""
+    result = [
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={storage_path}",
+        f"--storage.tsdb.retention.time={RETENTION}",
+        # POST /-/reload re-reads config and rules without a restart.
+        "--web.enable-lifecycle",
+    ]
+    if listen_address:
+        result.append(f"--web.listen-address={listen_address}")
+    return result
