@@ -1,0 +1,61 @@
+"""Grafana 12 with the Prometheus datasource and the lab's dashboards provisioned from files."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components import docker_common as dc, topology
+from components.render import grafana as render
+
+ADMIN_PASSWORD_ENV = "GF_SECURITY_ADMIN_PASSWORD"
+
+
+@dataclass
+class GrafanaArgs:
+    prefix: str
+    """Prefix of the container name."""
+    image: str
+    """Grafana image with an exact tag."""
+    network_name: pulumi.Input[str]
+    """The lab network, joined under the alias `grafana`."""
+    scrape_interval: str
+    """Prometheus's scrape interval: the datasource's minimum step."""
+    admin_password: pulumi.Output[str]
+    """Password of Grafana's `admin` user (secret)."""
+    bind_address: str
+    """Host address the port is published on."""
+    host_port: int
+    """Host port for Grafana."""
+    depends_on: list[pulumi.Resource]
+    """The Prometheus container."""
+
+
+class Grafana(pulumi.ComponentResource):
+    container: docker.Container
+    """The Grafana container."""
+
+    def __init__(self, name: str, args: GrafanaArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("credit-lab:index:Grafana", name, None, opts)
+        image = dc.pinned_image(f"{name}-image", args.image, self)
+        prometheus_url = f"http://{topology.PROMETHEUS_ALIAS}:{topology.PROMETHEUS_PORT}"
+        # No data volume on purpose: everything Grafana shows is provisioned from files, and
+        # GF_SECURITY_ADMIN_PASSWORD only applies to a fresh data directory, so a replaced
+        # container picks up a password changed with `pulumi config set`.
+        self.container = docker.Container(
+            f"{name}-container",
+            name=f"{args.prefix}-grafana",
+            image=image.image_id,
+            envs=dc.env_list(render.env(), {ADMIN_PASSWORD_ENV: args.admin_password}),
+            uploads=dc.uploads(render.files(prometheus_url, args.scrape_interval)),
+            networks_advanced=dc.attach(args.network_name, topology.GRAFANA_ALIAS),
+            ports=dc.publish(topology.GRAFANA_PORT, args.host_port, args.bind_address),
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "wget", "-q", "-O", "/dev/null", f"http://localhost:{topology.GRAFANA_PORT}/api/health"],
+                interval="10s", timeout="5s", retries=3),
+            memory=dc.MEMORY_MB["grafana"],
+            restart=dc.RESTART_POLICY,
+            opts=dc.container_options(self, args.depends_on),
+        )
+        self.register_outputs({"containerName": self.container.name})

@@ -1,0 +1,76 @@
+"""The Datadog Agent's settings: its env, and the `postgres` check with Database Monitoring.
+
+The check is an Autodiscovery template in the Agent container's `com.datadoghq.ad.checks`
+label (Agent 7.36+ format), as Datadog documents for an Agent in Docker. Its password is the
+template variable `%%env_DD_POSTGRES_PASSWORD%%`, which the Agent resolves from its own
+environment: the label, visible in `docker inspect`, never holds the password.
+"""
+from __future__ import annotations
+
+import json
+
+from components import topology
+
+API_KEY_ENV = "DD_API_KEY"
+# The Agent resolves %%env_<NAME>%% from this variable of its own container.
+POSTGRES_PASSWORD_ENV = "DD_POSTGRES_PASSWORD"
+CHECKS_LABEL = "com.datadoghq.ad.checks"
+LOGS_LABEL = "com.datadoghq.ad.logs"
+POSTGRES_SERVICE = "credit-postgres"
+
+
+def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
+    """Non-secret env of the Agent container (the API key and DB password go separately)."""
+    return {
+        "DD_SITE": site,
+        "DD_ENV": env,
+        # Containers cannot always detect a host name (Docker Desktop, Colima): name it.
+        "DD_HOSTNAME": hostname,
+        # APM intake on 8126 for the workload's traces, from other containers of the network.
+        "DD_APM_ENABLED": "true",
+        "DD_APM_NON_LOCAL_TRAFFIC": "true",
+        "DD_DOGSTATSD_NON_LOCAL_TRAFFIC": "true",
+        # Logs only from containers that ask for it with a LOGS_LABEL (PostgreSQL: slow
+        # statements and auto_explain plans), not from every container of the host.
+        "DD_LOGS_ENABLED": "true",
+        "DD_LOGS_CONFIG_CONTAINER_COLLECT_ALL": "false",
+        "DD_PROCESS_AGENT_ENABLED": "false",
+    }
+
+
+def postgres_instance(env: str) -> dict:
+    """One `postgres` check instance with DBM, pointed at the credit database."""
+    return {
+        "dbm": True,
+        # The Agent must reach the database directly (no pooler): the server's own alias.
+        "host": topology.POSTGRES_ALIAS,
+        "port": topology.POSTGRES_PORT,
+        "username": topology.DATADOG_ROLE,
+        "password": f"%%env_{POSTGRES_PASSWORD_ENV}%%",
+        # Per-table metrics come from the database the check connects to.
+        "dbname": topology.DATABASE,
+        "reported_hostname": f"{topology.POSTGRES_ALIAS}",
+        "tags": [f"env:{env}", f"service:{POSTGRES_SERVICE}", "lab:credit-lab"],
+        "relations": [{"relation_regex": ".*"}],
+        "collect_schemas": {"enabled": True},
+        "collect_settings": {"enabled": True},
+        "query_metrics": {"enabled": True},
+        "query_samples": {"enabled": True, "explain_parameterized_queries": True},
+        "query_activity": {"enabled": True},
+    }
+
+
+def checks_label(env: str) -> str:
+    """Value of CHECKS_LABEL: {"postgres": {"init_config": {}, "instances": [...]}} as JSON."""
+    return json.dumps({"postgres": {"init_config": {}, "instances": [postgres_instance(env)]}},
+                      sort_keys=True)
+
+
+def postgres_logs_label() -> str:
+    """Value of LOGS_LABEL on the PostgreSQL container: its stderr log, parsed as PostgreSQL's."""
+    return json.dumps([{"source": "postgresql", "service": POSTGRES_SERVICE}])
+
+
+def dbm_url(app_host: str, env: str) -> str:
+    """Datadog's Database Monitoring page, filtered to this lab's env."""
+    return f"https://{app_host}/databases?query=env%3A{env}"

@@ -1,0 +1,249 @@
+"""Stack config, read once, validated, returned as one typed object.
+
+Defaults come from the declarations in Pulumi.yaml (one place): the engine applies them on
+`pulumi up`, and this module applies the same ones where the engine does not (unit tests run
+under mocks). Every bad value is reported at once, before any resource is declared, in one
+`pulumi.RunError` (no traceback) naming the key, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import pulumi
+import yaml
+
+from components.render import prometheus as prometheus_render
+from workload.credit_workload import settings as workload_settings
+
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
+
+# Datadog sites and the host of their web app (DBM links are built from it).
+DD_SITES = {
+    "datadoghq.com": "app.datadoghq.com",
+    "us3.datadoghq.com": "us3.datadoghq.com",
+    "us5.datadoghq.com": "us5.datadoghq.com",
+    "datadoghq.eu": "app.datadoghq.eu",
+    "ap1.datadoghq.com": "ap1.datadoghq.com",
+    "ap2.datadoghq.com": "ap2.datadoghq.com",
+    "ddog-gov.com": "app.ddog-gov.com",
+}
+PORT_KEYS = ("postgresPort", "exporterPort", "prometheusPort", "grafanaPort")
+SEED_RANGE = (1_000, 2_000_000)
+# Scrape intervals below 1s overload the exporter; above 5m Prometheus marks series stale between scrapes.
+SCRAPE_RANGE_SECONDS = (1, 300)
+IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class ConfigError(pulumi.RunError):
+    """Bad stack config. A RunError prints as a plain `error:` line, without a traceback."""
+
+
+def declarations() -> dict:
+    """The `config:` declarations of Pulumi.yaml: key -> {type, default, description, secret}."""
+    return yaml.safe_load(PROJECT_FILE.read_text())["config"]
+
+
+@dataclass(frozen=True)
+class Images:
+    """Image references, each pinned to an exact tag."""
+    postgres: str
+    datadog_agent: str
+    exporter: str
+    prometheus: str
+    grafana: str
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Host ports, published on `Settings.bind_address`."""
+    postgres: int
+    exporter: int
+    prometheus: int
+    grafana: int
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret config values; None where unset (the Credentials component then generates one)."""
+    dd_api_key: Optional[pulumi.Output[str]]
+    postgres: Optional[pulumi.Output[str]]
+    workload: Optional[pulumi.Output[str]]
+    datadog: Optional[pulumi.Output[str]]
+    exporter: Optional[pulumi.Output[str]]
+    grafana_admin: Optional[pulumi.Output[str]]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The workload's knobs, already validated by the workload's own rules."""
+    rate: str
+    services: tuple
+    scenario: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs from config, validated."""
+    project: str
+    stack: str
+    dd_site: str
+    dd_env: str
+    bind_address: str
+    ports: Ports
+    scrape_interval: str
+    seed_customers: int
+    images: Images
+    workload: Workload
+    secrets: Secrets
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of container and volume names: two stacks can share one Docker host."""
+        return f"{self.project}-{self.stack}"
+
+    @property
+    def datadog_enabled(self) -> bool:
+        return self.secrets.dd_api_key is not None
+
+    @property
+    def dd_app_host(self) -> str:
+        return DD_SITES[self.dd_site]
+
+    @property
+    def browse_host(self) -> str:
+        """Host for the URLs we print: the bind address, or localhost when it binds every interface."""
+        address = ipaddress.ip_address(self.bind_address)
+        if address.is_unspecified:
+            return "localhost"
+        return f"[{address}]" if address.version == 6 else str(address)
+
+
+class _Reader:
+    """Reads raw config values and collects every problem instead of stopping at the first."""
+
+    def __init__(self, config: pulumi.Config):
+        self.config = config
+        self.decls = declarations()
+        self.problems: list[str] = []
+
+    def raw(self, key: str) -> str:
+        if key not in self.decls:
+            raise KeyError(f"{key} is not declared in Pulumi.yaml")
+        value = self.config.get(key)
+        default = self.decls[key].get("default")
+        return str(value if value is not None else default).strip()
+
+    def check(self, key: str, value: str, ok: bool, allowed: str):
+        if not ok:
+            self.problems.append(f"{self.config.name}:{key} = {value!r} is invalid: {allowed}")
+        return ok
+
+    def integer(self, key: str, lo: int, hi: int) -> int:
+        value = self.raw(key)
+        ok = re.fullmatch(r"\d+", value) is not None and lo <= int(value) <= hi
+        self.check(key, value, ok, f"expected a whole number from {lo} to {hi}")
+        return int(value) if ok else lo
+
+    def choice(self, key: str, allowed: Callable[[str], bool] | tuple, what: str) -> str:
+        value = self.raw(key)
+        ok = value in allowed if isinstance(allowed, tuple) else allowed(value)
+        self.check(key, value, ok, what)
+        return value
+
+    def secret(self, key: str) -> Optional[pulumi.Output[str]]:
+        return self.config.get_secret(key)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+_UNIT_SECONDS = {"y": 31_536_000, "w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def _scrape_interval_ok(value: str) -> bool:
+    """A Prometheus duration (its grammar, from the renderer) within SCRAPE_RANGE_SECONDS."""
+    if not prometheus_render.is_duration(value):
+        return False
+    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)(ms|[ywdhms])", value))
+    return SCRAPE_RANGE_SECONDS[0] <= seconds <= SCRAPE_RANGE_SECONDS[1]
+
+
+def _workload(reader: _Reader) -> Workload:
+    """Validate the workload knobs with the workload's own parser: the rules its container applies."""
+    knobs = {
+        "workloadRate": (workload_settings.ENV_RATE, reader.raw("workloadRate")),
+        "workloadServices": (workload_settings.ENV_SERVICES, reader.raw("workloadServices")),
+        "workloadScenario": (workload_settings.ENV_SCENARIO, reader.raw("workloadScenario")),
+    }
+    parsed = None
+    for key, (var, value) in knobs.items():
+        env = {"PGHOST": "validate", "PGDATABASE": "validate", "PGUSER": "validate", var: value}
+        try:
+            parsed = workload_settings.parse(env)
+        except workload_settings.SettingsError as exc:
+            reason = str(exc).split("is invalid: ", 1)[-1]
+            reader.check(key, value, False, reason)
+    rate, services, scenario = (value for _, value in knobs.values())
+    if parsed is not None and not reader.problems:
+        services = ",".join(workload_settings.parse(
+            {"PGHOST": "v", "PGDATABASE": "v", "PGUSER": "v", workload_settings.ENV_SERVICES: services}).services)
+    return Workload(rate=rate, services=tuple(services.split(",")), scenario=scenario)
+
+
+def load(config: Optional[pulumi.Config] = None) -> Settings:
+    """Read and validate the stack's config; raise ConfigError listing every bad value."""
+    config = config or pulumi.Config()
+    reader = _Reader(config)
+
+    ports = Ports(**{key[: -len("Port")]: reader.integer(key, 1, 65535) for key in PORT_KEYS})
+    values = [getattr(ports, f) for f in ("postgres", "exporter", "prometheus", "grafana")]
+    for key, port in zip(PORT_KEYS, values):
+        if values.count(port) > 1:
+            others = [k for k, p in zip(PORT_KEYS, values) if p == port and k != key]
+            reader.check(key, str(port), False, f"port already used by {', '.join(others)}; each port must differ")
+
+    images = Images(*(reader.choice(key, IMAGE_REF.match, "expected an image reference with an exact tag, "
+                                    "e.g. name:1.2.3 (no 'latest')")
+                      for key in ("postgresImage", "datadogAgentImage", "exporterImage",
+                                  "prometheusImage", "grafanaImage")))
+    for key, image in zip(("postgresImage", "datadogAgentImage", "exporterImage", "prometheusImage",
+                           "grafanaImage"), vars(images).values()):
+        if image.endswith(":latest"):
+            reader.check(key, image, False, "expected an exact tag, not 'latest'")
+
+    settings = Settings(
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        dd_site=reader.choice("ddSite", tuple(DD_SITES), f"expected one of {', '.join(DD_SITES)}"),
+        dd_env=reader.choice("ddEnv", lambda v: re.fullmatch(r"[a-z][a-z0-9_.-]{0,99}", v) is not None,
+                             "expected a Datadog tag value: lowercase letter first, then a-z 0-9 _ . -"),
+        bind_address=reader.choice("bindAddress", _is_ip, "expected an IPv4 or IPv6 address such as 127.0.0.1"),
+        ports=ports,
+        scrape_interval=reader.choice(
+            "scrapeInterval", _scrape_interval_ok,
+            f"expected a Prometheus duration from {SCRAPE_RANGE_SECONDS[0]}s to {SCRAPE_RANGE_SECONDS[1] // 60}m, "
+            "e.g. 10s, 30s, 1m"),
+        seed_customers=reader.integer("seedCustomers", *SEED_RANGE),
+        images=images,
+        workload=_workload(reader),
+        secrets=Secrets(
+            dd_api_key=reader.secret("ddApiKey"),
+            postgres=reader.secret("postgresPassword"),
+            workload=reader.secret("workloadPassword"),
+            datadog=reader.secret("datadogPassword"),
+            exporter=reader.secret("exporterPassword"),
+            grafana_admin=reader.secret("grafanaAdminPassword"),
+        ),
+    )
+    if reader.problems:
+        raise ConfigError("invalid stack config:\n  " + "\n  ".join(reader.problems))
+    return settings
