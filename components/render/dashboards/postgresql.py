@@ -5,7 +5,10 @@ configs/prometheus/rules) through the `$datasource` variable, whose only choice 
 provisioned datasource; `$database` picks the database (default: the credit database).
 """
 import json
+import warnings
 
+# The SDK nudges towards the v2 schema; Grafana 12's file provider loads the v1 JSON model.
+warnings.filterwarnings("ignore", message="Prefer using dashboardv2", category=DeprecationWarning)
 from grafana_foundation_sdk.builders import common as common_b
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import prometheus as prom
@@ -117,7 +120,7 @@ def build(datasource_uid: str, datasource_name: str = "Prometheus") -> dm.Dashbo
                                text_mode=common.BigValueTextMode.NAME, w=4))
              .with_panel(_stat("Uptime", "s", f"time() - pg_postmaster_start_time_seconds{{{JOB}}}", w=4))
              .with_panel(_stat("Connections used", "percentunit",
-                               f"credit_lab:pg_connections:ratio{{{JOB}}}", w=3,
+                               f"instance:pg_connections_used:ratio{{{JOB}}}", w=3,
                                description="Backends of all databases / max_connections"))
              .with_panel(_stat("Database size", "bytes", f"pg_database_size_bytes{{{JOB},{DB}}}", w=4))
              .with_panel(_stat("Cache hit ratio (5m)", "percentunit",
@@ -177,7 +180,7 @@ def build(datasource_uid: str, datasource_name: str = "Prometheus") -> dm.Dashbo
     model = board.build()
     # Unique ids let Grafana link to and edit one panel (the SDK leaves them unset).
     for number, panel in enumerate(model.panels, start=1):
-        panel.id = number
+        panel.id_val = number
     return model
 
 
