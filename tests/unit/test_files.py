@@ -1,0 +1,73 @@
+"""What each container runs and receives is exactly what the renderers produce: the very flags and
+files the integration tests run natively."""
+from components import topology
+from components.render import exporter, grafana, postgres, prometheus
+from tests.unit.conftest import CUSTOM
+from tests.unit.test_secrets import env_of
+
+
+def uploaded(container):
+    return {u["file"]: u["content"] for u in container.inputs.get("uploads", [])}
+
+
+def test_postgres_runs_the_rendered_server_flags_and_init_scripts(default_run):
+    container = default_run.containers()["postgres-container"]
+    assert container.inputs["command"] == postgres.container_command(), container.urn
+    assert container.inputs.get("entrypoints") == postgres.container_entrypoint(), container.urn
+    expected = {path: content for path, content, _ in postgres.container_uploads()}
+    assert uploaded(container) == expected, container.urn
+    executables = {u["file"] for u in container.inputs["uploads"] if u.get("executable")}
+    assert executables == {path for path, _, is_exec in postgres.container_uploads() if is_exec}, container.urn
+    assert container.inputs["healthcheck"]["tests"] == postgres.healthcheck_command(), container.urn
+    assert env_of(container)[topology.SEED_CUSTOMERS_ENV] == "100000", container.urn
+
+
+def test_init_scripts_are_the_repo_files(default_run):
+    container = default_run.containers()["postgres-container"]
+    files = uploaded(container)
+    scripts = sorted(p for p in files if p.startswith(postgres.INITDB_DIR + "/"))
+    assert scripts, f"{container.urn}: no init scripts uploaded"
+    for path in scripts:
+        source = postgres.INITDB_SOURCE_DIR / path.rsplit("/", 1)[1]
+        assert files[path] == source.read_text(), f"{container.urn}: {path} differs from {source}"
+
+
+def test_exporter_runs_the_rendered_flags_and_env(default_run):
+    container = default_run.containers()["postgres-exporter-container"]
+    assert container.inputs["command"] == exporter.flags(), container.urn
+    env = env_of(container)
+    for key, value in exporter.env(topology.POSTGRES_ALIAS, topology.POSTGRES_PORT).items():
+        assert env[key] == value, container.urn
+
+
+def test_prometheus_gets_the_rendered_config_and_rules(custom_run):
+    container = custom_run.containers()["prometheus-container"]
+    files = uploaded(container)
+    assert files[prometheus.CONFIG_PATH] == prometheus.config(
+        CUSTOM["scrapeInterval"], f"{topology.EXPORTER_ALIAS}:{topology.EXPORTER_PORT}"), container.urn
+    rules = {p.rsplit("/", 1)[1]: c for p, c in files.items() if p.startswith(prometheus.RULES_DIR + "/")}
+    assert rules == prometheus.rule_files() and rules, container.urn
+    assert container.inputs["command"] == prometheus.args(), container.urn
+
+
+def test_grafana_gets_the_rendered_provisioning_and_dashboards(custom_run):
+    container = custom_run.containers()["grafana-container"]
+    expected = grafana.files(f"http://{topology.PROMETHEUS_ALIAS}:{topology.PROMETHEUS_PORT}",
+                             CUSTOM["scrapeInterval"])
+    assert uploaded(container) == expected, container.urn
+    env = env_of(container)
+    for key, value in grafana.env().items():
+        assert env[key] == value, container.urn
+
+
+def test_outputs(custom_run, default_run):
+    expected = {"grafanaUrl", "prometheusUrl", "exporterUrl", "postgresDsn", "grafanaAdminPassword",
+                "networkName", "datadogDbmUrl"}
+    assert set(custom_run.outputs) == expected
+    assert set(default_run.outputs) == expected - {"datadogDbmUrl"}
+    # 0.0.0.0 binds every interface; the printed URLs point at localhost.
+    assert custom_run.outputs["grafanaUrl"].value == f"http://localhost:{CUSTOM['grafanaPort']}"
+    assert custom_run.outputs["prometheusUrl"].value == f"http://localhost:{CUSTOM['prometheusPort']}"
+    assert custom_run.outputs["exporterUrl"].value == f"http://localhost:{CUSTOM['exporterPort']}/metrics"
+    assert custom_run.outputs["postgresDsn"].value.endswith(f"@localhost:{CUSTOM['postgresPort']}/creditdb")
+    assert default_run.outputs["networkName"].value == "credit-lab-dev-net"

@@ -1,0 +1,69 @@
+"""Bad settings fail before any resource is declared, with one message naming key, value and rule."""
+import pulumi
+import pytest
+
+from components.settings import ConfigError
+from tests.unit import harness
+
+INVALID = [
+    # (config, key, value shown, words of the allowed values)
+    ({"postgresPort": "70000"}, "postgresPort", "70000", "1 to 65535"),
+    ({"grafanaPort": "0"}, "grafanaPort", "0", "1 to 65535"),
+    ({"exporterPort": "abc"}, "exporterPort", "abc", "whole number"),
+    ({"grafanaPort": "9091"}, "grafanaPort", "9091", "already used by prometheusPort"),
+    ({"bindAddress": "localhost"}, "bindAddress", "localhost", "IPv4 or IPv6 address"),
+    ({"bindAddress": "300.1.1.1"}, "bindAddress", "300.1.1.1", "IPv4 or IPv6 address"),
+    ({"ddSite": "datadog.com"}, "ddSite", "datadog.com", "datadoghq.eu"),
+    ({"ddEnv": "Lab Env"}, "ddEnv", "Lab Env", "Datadog tag value"),
+    ({"scrapeInterval": "10 seconds"}, "scrapeInterval", "10 seconds", "Prometheus duration"),
+    ({"scrapeInterval": "500ms"}, "scrapeInterval", "500ms", "from 1s to 5m"),
+    ({"scrapeInterval": "1h"}, "scrapeInterval", "1h", "from 1s to 5m"),
+    ({"seedCustomers": "10"}, "seedCustomers", "10", "1000 to 2000000"),
+    ({"workloadRate": "-5"}, "workloadRate", "-5", "ops/s between"),
+    ({"workloadRate": "fast"}, "workloadRate", "fast", "ops/s between"),
+    ({"workloadServices": "payments,lending"}, "workloadServices", "payments,lending", "collections"),
+    ({"workloadScenario": "chaos"}, "workloadScenario", "chaos", "lock-contention"),
+    ({"grafanaImage": "grafana/grafana:latest"}, "grafanaImage", "grafana/grafana:latest", "exact tag"),
+    ({"postgresImage": "postgres"}, "postgresImage", "postgres", "exact tag"),
+]
+
+
+@pytest.mark.parametrize("config,key,value,allowed", INVALID, ids=[case[1] + "=" + case[2] for case in INVALID])
+def test_invalid_setting_fails_before_any_resource(monkeypatch, config, key, value, allowed):
+    registered = []
+    original = harness.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        registered.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(harness.RecordingMonitor, "RegisterResource", spy)
+    with pytest.raises(ConfigError) as failure:
+        harness.run_program(config=config)
+    message = str(failure.value)
+    assert f"credit-lab:{key} = {value!r}" in message, message
+    assert allowed in message, message
+    assert isinstance(failure.value, pulumi.RunError), "a RunError prints without a traceback"
+    assert [t for t in registered if t != "pulumi:pulumi:Stack"] == [], f"resources declared: {registered}"
+
+
+def test_all_problems_reported_at_once():
+    with pytest.raises(ConfigError) as failure:
+        harness.run_program(config={"postgresPort": "0", "ddSite": "nowhere", "workloadScenario": "x"})
+    message = str(failure.value)
+    for key in ("postgresPort", "ddSite", "workloadScenario"):
+        assert f"credit-lab:{key}" in message, message
+
+
+def test_ipv6_bind_address_is_accepted_and_bracketed_in_urls():
+    run = harness.run_program(config={"bindAddress": "::1"})
+    assert run.outputs["grafanaUrl"].value == "http://[::1]:3001"
+
+
+def test_workload_knobs_reach_the_container_normalised():
+    run = harness.run_program(config={"workloadServices": "payments, applications", "workloadRate": "55.5",
+                                      "workloadScenario": "slow-query"})
+    container = run.containers()["workload-container"]
+    env = dict(e.split("=", 1) for e in container.inputs["envs"])
+    assert env["WORKLOAD_SERVICES"] == "applications,payments", container.urn
+    assert env["WORKLOAD_RATE"] == "55.5" and env["WORKLOAD_SCENARIO"] == "slow-query", container.urn
