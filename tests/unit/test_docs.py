@@ -1,0 +1,44 @@
+"""README states what the code does: the config table, the memory total, the test command."""
+import re
+from pathlib import Path
+
+from components import docker_common, settings as lab_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def readme_config_rows() -> dict[str, tuple[str, str, str]]:
+    section = README.split("<!-- config-table", 1)[1]
+    rows = {}
+    for line in section.splitlines()[1:]:
+        if not line.startswith("| `"):
+            if rows:
+                break
+            continue
+        key, default, secret, description = [cell.strip() for cell in line.strip("|").split(" | ")]
+        rows[key.strip("`")] = (default.strip("`"), secret, description)
+    return rows
+
+
+def test_readme_config_table_equals_pulumi_yaml_declarations():
+    declared = {key: (str(d.get("default", "—")), "yes" if d.get("secret") else "no", d["description"])
+                for key, d in lab_settings.declarations().items()}
+    assert readme_config_rows() == declared
+
+
+def test_every_declared_key_is_read_by_the_program():
+    source = (ROOT / "components" / "settings.py").read_text()
+    for key in lab_settings.declarations():
+        assert f'"{key}"' in source or key in lab_settings.PORT_KEYS, f"{key} is declared but never read"
+
+
+def test_readme_states_the_memory_total():
+    assert f"**{docker_common.total_memory_mb()} MB**" in README
+
+
+def test_ci_runs_the_readme_test_command():
+    command = re.search(r"<!-- test-command -->\n```bash\n(.+)\n```", README).group(1)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in ci, ".ci/run must take its test command from README"
+    assert command.startswith("python -m pytest")
