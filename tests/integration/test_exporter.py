@@ -1,0 +1,74 @@
+"""postgres_exporter 0.17.1 run natively with the container's flags and environment."""
+import re
+
+import pytest
+
+from components import topology
+from components.render import exporter
+from tests.integration.obs_servers import Exporter, free_port
+
+
+def _samples(text: str, name: str) -> dict[str, float]:
+    """{label set: value} of one metric in the text exposition format."""
+    found = {}
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(\{{.*\}})? (\S+)$", line)
+        if match:
+            found[match.group(1) or ""] = float(match.group(2))
+    return found
+
+
+def test_flags_enable_the_lab_collectors_and_listen_on_the_lab_port():
+    flags = exporter.flags()
+    for name in ("stat_statements", "long_running_transactions", "postmaster",
+                 "stat_activity_autovacuum", "database_wraparound", "process_idle"):
+        assert f"--collector.{name}" in flags
+    assert f"--web.listen-address=:{topology.EXPORTER_PORT}" in flags
+    # Deprecated since 0.13 and not wanted: no custom queries file.
+    assert not any(f.startswith("--extend.query-path") for f in flags)
+
+
+def test_env_points_at_the_credit_database_without_the_password():
+    env = exporter.env(topology.POSTGRES_ALIAS, topology.POSTGRES_PORT)
+    assert env == {"DATA_SOURCE_URI": f"postgres:5432/{topology.DATABASE}?sslmode=disable",
+                   "DATA_SOURCE_USER": topology.EXPORTER_ROLE}
+    assert exporter.PASSWORD_ENV == "DATA_SOURCE_PASS" and exporter.PASSWORD_ENV not in env
+
+
+@pytest.mark.parametrize("host,port", [("", 5432), ("pg/x", 5432), ("postgres", 0), ("postgres", "5432")])
+def test_bad_connection_settings_are_refused(host, port):
+    with pytest.raises(ValueError, match="exporter database (host|port)"):
+        exporter.env(host, port)
+
+
+def test_unreachable_database_reads_as_pg_up_zero(tmp_path):
+    # Nothing listens on this port: the exporter must still serve, with pg_up 0 (PostgresDown's input).
+    server = Exporter(tmp_path, "127.0.0.1", free_port(), "unused").start()
+    try:
+        assert _samples(server.metrics_text(), "pg_up") == {"": 0.0}
+        assert "unused" not in server.log_text()
+    finally:
+        server.stop()
+
+
+def test_every_collector_succeeds_against_the_lab_database(lab_postgres, tmp_path):
+    password = lab_postgres.passwords[topology.EXPORTER_ROLE]
+    server = Exporter(tmp_path, "127.0.0.1", lab_postgres.port, password).start()
+    try:
+        server.metrics_text()  # the first scrape learns the server version
+        text = server.metrics_text()
+    finally:
+        server.stop()
+    assert _samples(text, "pg_up") == {"": 1.0}
+    success = {re.search(r'collector="(\w+)"', k).group(1): v
+               for k, v in _samples(text, "pg_scrape_collector_success").items()}
+    for name in exporter.EXTRA_COLLECTORS:
+        assert success.get(name) == 1.0, (name, success)
+    assert [name for name, ok in success.items() if ok != 1.0] == []
+    # The collector reads the credit database's pg_stat_statements and keeps at most 100 entries.
+    queryids = {k for k in _samples(text, "pg_stat_statements_calls_total")}
+    assert 0 < len(queryids) <= 100
+    assert _samples(text, "pg_postmaster_start_time_seconds")[""] > 1.6e9
+    assert f'datname="{topology.DATABASE}"' in text
+    # The password never shows up in what the exporter logs or serves.
+    assert password not in server.log_text() and password not in text
