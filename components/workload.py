@@ -64,7 +64,7 @@ class Workload(pulumi.ComponentResource):
         self.image = docker.Image(
             f"{name}-image",
             image_name=f"{args.prefix}-workload:{ws.DEFAULT_VERSION}",
-            build=docker.DockerBuildArgs(context=BUILD_CONTEXT, dockerfile=f"{BUILD_CONTEXT}/Dockerfile"),
+            build=docker.DockerBuildArgs(context=BUILD_CONTEXT),  # uses the context's Dockerfile
             skip_push=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
