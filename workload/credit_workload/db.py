@@ -1,0 +1,138 @@
+"""One worker's database session: reconnects after any loss and retries what is safe to retry.
+
+Why no pool: psycopg2's pools hand out dead connections unchecked (FACTS.md §3); a worker owning
+one connection notices the loss on its own next statement and reconnects with backoff.
+
+Retry rule: a failure before COMMIT leaves nothing applied (the server rolls the transaction
+back when the connection dies), so the operation runs again. A failure *during* COMMIT is
+ambiguous; every write in this workload records a client-made idempotency key in the same
+transaction (INSERT ... ON CONFLICT DO NOTHING), so running it again either applies it once or
+finds it applied. An operation is acknowledged (counted, tagged, reported) only after COMMIT
+returned, so nothing acknowledged can be lost.
+"""
+import random
+import threading
+import time
+
+import psycopg2
+import psycopg2.errorcodes as codes
+
+# Server-side errors after which the same transaction may simply run again.
+RETRY_SQLSTATES = {codes.SERIALIZATION_FAILURE, codes.DEADLOCK_DETECTED}
+# Server-side errors that end this operation (counted as an error) but not the worker.
+GIVE_UP_SQLSTATES = {codes.LOCK_NOT_AVAILABLE: "lock_timeout", codes.QUERY_CANCELED: "canceled",
+                     codes.IDLE_IN_TRANSACTION_SESSION_TIMEOUT: "idle_timeout"}
+BACKOFF_MIN, BACKOFF_MAX = 0.1, 2.0
+RETRY_WINDOW = 20.0     # seconds an operation keeps retrying a lost database before giving up
+# Session limits sent in the startup packet (no extra round trip): bound how long a worker can block.
+SESSION_OPTIONS = "-c lock_timeout=5s -c statement_timeout=30s"
+
+
+class Stopped(Exception):
+    """The service is stopping; the operation was not acknowledged."""
+
+
+class GaveUp(Exception):
+    """The operation failed for good (after retries where they were safe); the worker goes on."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+def _lost(conn, exc) -> bool:
+    """True when the failure means the connection is gone (killed backend, restart, network)."""
+    return (conn is None or conn.closed != 0 or isinstance(exc, psycopg2.InterfaceError)
+            or (isinstance(exc, psycopg2.OperationalError) and exc.pgcode is None))
+
+
+class Session:
+    def __init__(self, connect_kwargs: dict, stop: threading.Event, stats=None, fresh_per_op: bool = False,
+                 options: str = SESSION_OPTIONS):
+        self._kwargs = dict(connect_kwargs, options=options)
+        self._stop = stop
+        self._stats = stats
+        self._fresh = fresh_per_op           # connection-storm: a new connection for every operation
+        self.conn = None
+        self.busy = False                    # inside a transaction (SIGTERM may cancel it when late)
+        self._backoff = BACKOFF_MIN
+        self._ever_connected = False
+
+    def _connect(self, deadline: float):
+        while True:
+            if self._stop.is_set():
+                raise Stopped()
+            try:
+                conn = psycopg2.connect(**self._kwargs)
+                if self._ever_connected and self._stats is not None and not self._fresh:
+                    self._stats.count("reconnects")
+                self._ever_connected = True
+                self._backoff = BACKOFF_MIN
+                return conn
+            except psycopg2.OperationalError as exc:
+                if time.monotonic() >= deadline:
+                    raise GaveUp("unavailable", str(exc).strip().splitlines()[0]) from None
+                # Jittered exponential backoff so restarting servers are not hammered in lockstep.
+                self._stop.wait(self._backoff * random.uniform(0.5, 1.0))
+                self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg2.Error:
+                pass
+
+    def cancel(self) -> None:
+        """Ask the server to cancel the running statement (late SIGTERM); harmless when idle."""
+        conn = self.conn
+        if conn is not None and self.busy:
+            try:
+                conn.cancel()
+            except psycopg2.Error:
+                pass
+
+    def transaction(self, fn, *args):
+        """Run fn(cursor, *args) in one transaction and commit; returns (result, retries)."""
+        deadline = time.monotonic() + RETRY_WINDOW
+        retries = 0
+        while True:
+            if self.conn is None or self.conn.closed:
+                self.close()
+                self.conn = self._connect(deadline)
+            conn = self.conn
+            try:
+                self.busy = True
+                with conn.cursor() as cur:      # plain (client-side) cursor: DBM can explain it
+                    result = fn(cur, *args)
+                conn.commit()
+                return result, retries
+            except psycopg2.Error as exc:
+                if _lost(conn, exc):
+                    self.close()
+                    kind = "connection_lost"
+                else:
+                    try:
+                        conn.rollback()
+                    except psycopg2.Error:
+                        self.close()
+                    if exc.pgcode in RETRY_SQLSTATES:
+                        kind = "conflict"
+                    elif exc.pgcode in GIVE_UP_SQLSTATES:
+                        raise GaveUp(GIVE_UP_SQLSTATES[exc.pgcode]) from None
+                    else:
+                        raise GaveUp(f"sql_{exc.pgcode}", str(exc).strip().splitlines()[0]) from None
+                if self._stop.is_set():
+                    raise Stopped() from None
+                if time.monotonic() >= deadline:
+                    raise GaveUp(kind) from None
+                retries += 1
+            except BaseException:
+                # A bug or a signal inside fn: never leave the transaction open on a reused connection.
+                self.close()
+                raise
+            finally:
+                self.busy = False
+                if self._fresh:
+                    self.close()

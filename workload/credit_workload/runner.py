@@ -1,0 +1,172 @@
+"""Runs one service: paced worker threads (each with its own session) and a reporter thread.
+
+Nothing a worker meets ends it: database errors become counted errors, unexpected exceptions
+are logged (rate-limited) and counted, and only the stop event ends the loop.
+"""
+import logging
+import random
+import sys
+import threading
+import time
+
+from . import tracing
+from .db import GaveUp, Session, Stopped
+from .pacing import Pacer
+from .services import load_service
+from .settings import Settings, service_name
+from .stats import Stats, format_line
+
+log = logging.getLogger("credit_workload")
+STOP_GRACE = 3.0     # seconds in-flight work gets after stop before its statements are cancelled
+LOG_EVERY = 30.0     # at most one log line per error kind per this many seconds
+
+
+class _RateLimitedLog:
+    def __init__(self):
+        self._last = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, msg: str, *args) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(kind, -LOG_EVERY) < LOG_EVERY:
+                return
+            self._last[kind] = now
+        log.warning(msg, *args)
+
+
+class ServiceRunner:
+    def __init__(self, settings: Settings, key: str, stop: threading.Event, out=None, on_ack=None):
+        self.settings, self.key, self.stop = settings, key, stop
+        self.name = service_name(key)
+        self.service = load_service(key, settings)
+        self.target = settings.service_rate(key)
+        self.stats = Stats(self.name, self.target)
+        self.pacer = Pacer(self.target)
+        self.out = out or sys.stdout
+        self.on_ack = on_ack                  # callback(service_key, operation, result) after COMMIT
+        self._warn = _RateLimitedLog()
+        self._sessions = []
+        self._threads = []
+
+    # -- workers ---------------------------------------------------------------------------
+    def _session(self) -> Session:
+        session = Session(self.settings.connect_kwargs(self.key), self.stop, self.stats,
+                          fresh_per_op=self.service.fresh_connections)
+        self._sessions.append(session)
+        return session
+
+    def _work(self, index: int) -> None:
+        session = self._session()
+        rng = random.Random()
+        try:
+            while self.pacer.wait(self.stop):
+                self._one(session, rng)
+        finally:
+            session.close()
+
+    def _one(self, session: Session, rng: random.Random) -> None:
+        op = self.service.next_operation(rng)
+        started = time.perf_counter()
+        try:
+            with tracing.root_span(self.key, op.name, self.settings.scenario) as span:
+                if span is not None:
+                    for tag, value in op.tags.items():
+                        span.set_tag(tag, value)
+                try:
+                    result, retries = session.transaction(op.run, *op.args)
+                except GaveUp as exc:
+                    if span is not None:
+                        span.error = 1
+                        span.set_tag("error.type", exc.kind)
+                        span.set_tag("error.message", str(exc))
+                    raise
+                if span is not None:
+                    span.set_tag("credit.retries", retries)
+                    for tag, value in (result or {}).items():
+                        span.set_tag(f"credit.{tag}", value)
+        except Stopped:
+            return
+        except GaveUp as exc:
+            self.stats.error(exc.kind)
+            self._warn(exc.kind, "%s %s failed: %s", self.name, op.name, exc)
+            return
+        except Exception as exc:  # a bug must not kill the worker: count it, log it, go on
+            self.stats.error(type(exc).__name__)
+            self._warn(type(exc).__name__, "%s %s crashed: %r", self.name, op.name, exc)
+            self.stop.wait(0.5)
+            return
+        self.stats.ok(time.perf_counter() - started, retries, bool((result or {}).get("replayed")))
+        if self.on_ack is not None:
+            self.on_ack(self.key, op.name, result)
+
+    # -- reporting -------------------------------------------------------------------------
+    def report(self) -> dict:
+        snap = self.stats.take()
+        print(format_line(snap, self.target), file=self.out, flush=True)
+        return snap
+
+    def _report_loop(self) -> None:
+        while not self.stop.wait(self.settings.report_interval):
+            self.report()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Load what the operations pick from (id ranges); retried until the database answers."""
+        session = Session(self.settings.connect_kwargs(self.key), self.stop, self.stats)
+        try:
+            while not self.stop.is_set():
+                try:
+                    session.transaction(self.service.prepare)
+                    return
+                except GaveUp as exc:
+                    self._warn("prepare", "%s waiting for the database: %s", self.name, exc)
+        finally:
+            session.close()
+
+    def start(self) -> None:
+        def prepared_then_work():
+            self._prepare()
+            workers = [threading.Thread(target=self._work, args=(i,), name=f"{self.key}-{i}", daemon=True)
+                       for i in range(self.service.thread_count(self.settings.threads))]
+            self._threads.extend(workers)
+            for t in workers:
+                t.start()
+            for extra in self.service.background(self):
+                t = threading.Thread(target=extra, name=f"{self.key}-bg", daemon=True)
+                self._threads.append(t)
+                t.start()
+
+        boot = threading.Thread(target=prepared_then_work, name=f"{self.key}-boot", daemon=True)
+        reporter = threading.Thread(target=self._report_loop, name=f"{self.key}-report", daemon=True)
+        self._threads[:0] = [boot, reporter]
+        boot.start()
+        reporter.start()
+
+    def alive_workers(self) -> int:
+        return sum(t.is_alive() for t in self._threads if t.name.split("-")[-1].isdigit())
+
+    def join(self, grace: float = STOP_GRACE) -> None:
+        """After stop: let in-flight operations finish, cancel what is still blocked, then return."""
+        deadline = time.monotonic() + grace
+        for t in list(self._threads):
+            t.join(max(0.0, deadline - time.monotonic()))
+        if any(t.is_alive() for t in self._threads):
+            for session in list(self._sessions):
+                session.cancel()
+            for t in list(self._threads):
+                t.join(1.0)
+
+
+def run_services(settings: Settings, keys, stop: threading.Event, duration=None, out=None, on_ack=None):
+    """Run the given services as threads of this process until stop (or duration); returns the runners."""
+    runners = [ServiceRunner(settings, key, stop, out=out, on_ack=on_ack) for key in keys]
+    for r in runners:
+        r.start()
+    stop.wait(duration)
+    stop.set()
+    for r in runners:
+        r.join()
+    for r in runners:
+        r.report()
+    return runners

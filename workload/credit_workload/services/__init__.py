@@ -1,0 +1,48 @@
+"""The five credit services: one module each, each with its own query shape (DESIGN.md)."""
+import importlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class Operation:
+    """One business operation: fn(cursor, *args) runs inside one transaction."""
+    name: str
+    run: Callable
+    args: tuple = ()
+    tags: dict = field(default_factory=dict)
+
+
+def new_key() -> str:
+    """A client-made idempotency key: made once per operation, reused by every retry of it."""
+    return str(uuid.uuid4())
+
+
+class BaseService:
+    key = ""
+    fresh_connections = False        # connection-storm: a new connection per operation
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.scenario = settings.scenario
+        self.storm = settings.scenario == "connection-storm"
+        self.fresh_connections = self.storm
+
+    def prepare(self, cur) -> None:
+        """Read what operations pick from (id ranges); runs once before the workers start."""
+
+    def thread_count(self, base: int) -> int:
+        return base
+
+    def background(self, runner):
+        """Extra loops a scenario needs besides the paced workers (none by default)."""
+        return []
+
+    def next_operation(self, rng) -> Operation:
+        raise NotImplementedError
+
+
+def load_service(key: str, settings) -> BaseService:
+    module = importlib.import_module(f"{__name__}.{key}")
+    return module.Service(settings)

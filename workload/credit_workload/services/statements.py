@@ -1,0 +1,124 @@
+"""statements: monthly statements and reporting. Range scans over journal, ledger and payments.
+
+generate_statement runs the account's next billing cycle (the lab's billing clock runs ahead of
+the calendar so there is always a next one): interest by double entry, the statement row, both
+in one transaction. Reports are range scans on (account, posted_at) and period_end indexes.
+Under idle-in-transaction, reviewer sessions open a transaction, read, then sit idle in it.
+"""
+from . import BaseService, Operation, new_key
+
+IDLE_SESSIONS = 2
+IDLE_SECONDS = 6.0          # well under any idle_in_transaction_session_timeout a server might set
+
+
+def already_applied(cur, key) -> bool:
+    cur.execute("SELECT 1 FROM journal_entries WHERE idempotency_key = %s", (key,))
+    return cur.fetchone() is not None
+
+
+def generate_statement(cur, start_id, key):
+    if already_applied(cur, key):
+        return {"idempotency_key": key, "replayed": True}
+    cur.execute("SELECT id, balance, apr, opened_at::date FROM credit_accounts WHERE id >= %s "
+                "AND status IN ('active', 'delinquent') ORDER BY id LIMIT 1 FOR UPDATE", (start_id,))
+    account = cur.fetchone()
+    if account is None:
+        return {"skipped": "no_account"}
+    account_id, balance, apr, opened = account
+    cur.execute("SELECT max(period_end) FROM statements WHERE credit_account_id = %s", (account_id,))
+    last_end = cur.fetchone()[0]
+    cur.execute("SELECT coalesce(sum(amount), 0) FROM payments WHERE credit_account_id = %s "
+                "AND status = 'settled' AND received_at >= now() - interval '30 days'", (account_id,))
+    paid = cur.fetchone()[0]
+    interest = round(float(balance) * float(apr) / 12, 2) if balance > 0 else 0.0
+    if interest > 0:
+        cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
+                    "VALUES (%s, 'interest', 'monthly interest', %s) RETURNING id", (account_id, key))
+        entry_id = cur.fetchone()[0]
+        cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
+                    "(%s, 'loans_receivable', %s, %s), (%s, 'interest_income', NULL, %s)",
+                    (entry_id, account_id, interest, entry_id, -interest))
+        cur.execute("UPDATE credit_accounts SET balance = balance + %s WHERE id = %s", (interest, account_id))
+    closing = float(balance) + interest
+    cur.execute(
+        "INSERT INTO statements (credit_account_id, period_start, period_end, opening_balance, interest_charged, "
+        "payments_received, closing_balance, minimum_due, due_date) "
+        "SELECT %(a)s, s, (s + interval '1 month' - interval '1 day')::date, %(open)s, %(int)s, %(paid)s, "
+        "%(close)s, greatest(0, round(%(close)s * 0.03, 2)), (s + interval '1 month' + interval '24 days')::date "
+        "FROM (SELECT coalesce(%(last)s::date + 1, date_trunc('month', %(opened)s::date)::date) AS s) p "
+        "ON CONFLICT (credit_account_id, period_start) DO NOTHING RETURNING id, period_start",
+        {"a": account_id, "open": balance, "int": interest, "paid": paid, "close": closing,
+         "last": last_end, "opened": opened})
+    row = cur.fetchone()
+    return {"account_id": account_id, "statement_id": row[0] if row else None,
+            "period_start": str(row[1]) if row else None, "interest": interest, "idempotency_key": key,
+            "replayed": False}
+
+
+def account_activity(cur, start_id):
+    cur.execute("SELECT j.posted_at, j.kind, l.gl_code, l.amount FROM journal_entries j "
+                "JOIN ledger_lines l ON l.journal_entry_id = j.id "
+                "WHERE j.credit_account_id = (SELECT id FROM credit_accounts WHERE id >= %s ORDER BY id LIMIT 1) "
+                "AND j.posted_at >= now() - interval '90 days' ORDER BY j.posted_at", (start_id,))
+    return {"lines": len(cur.fetchall())}
+
+
+def period_report(cur, days_back):
+    cur.execute("SELECT period_end, count(*), sum(closing_balance), sum(minimum_due), sum(interest_charged) "
+                "FROM statements WHERE period_end BETWEEN current_date - %s AND current_date - %s + 31 "
+                "GROUP BY period_end ORDER BY period_end", (days_back, days_back))
+    return {"days": len(cur.fetchall())}
+
+
+def idle_review(cur, start_id, stop, seconds):
+    """idle-in-transaction: read, then keep the transaction open doing nothing (a forgotten commit)."""
+    account_activity(cur, start_id)
+    stop.wait(seconds)
+    return {"idle_seconds": seconds}
+
+
+class Service(BaseService):
+    key = "statements"
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.max_account = 1
+
+    def prepare(self, cur):
+        cur.execute("SELECT coalesce(max(id), 1) FROM credit_accounts")
+        self.max_account = cur.fetchone()[0]
+
+    def next_operation(self, rng):
+        roll = rng.random()
+        if roll < 0.5:
+            return Operation("generate_statement", generate_statement, (rng.randint(1, self.max_account), new_key()))
+        if roll < 0.8:
+            return Operation("account_activity", account_activity, (rng.randint(1, self.max_account),))
+        return Operation("period_report", period_report, (rng.randint(0, 400),))
+
+    def background(self, runner):
+        if self.scenario != "idle-in-transaction":
+            return []
+        return [lambda: idle_loop(runner, self) for _ in range(IDLE_SESSIONS)]
+
+
+def idle_loop(runner, service):
+    import random
+
+    from ..db import GaveUp, Session, Stopped
+    from .. import tracing
+    session = Session(runner.settings.connect_kwargs(runner.key), runner.stop)
+    rng = random.Random()
+    try:
+        while not runner.stop.is_set():
+            try:
+                with tracing.root_span(runner.key, "idle_review", runner.settings.scenario):
+                    session.transaction(idle_review, rng.randint(1, service.max_account), runner.stop, IDLE_SECONDS)
+                runner.stats.count("idle_reviews")
+            except Stopped:
+                return
+            except GaveUp:
+                runner.stop.wait(0.5)
+            runner.stop.wait(0.3)
+    finally:
+        session.close()
