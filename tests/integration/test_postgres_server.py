@@ -1,0 +1,147 @@
+"""The server runs with exactly configs/postgres/server.conf, and the monitoring pieces work."""
+import re
+import time
+import uuid
+
+import psycopg2
+import pytest
+
+from components import topology
+from components.render import postgres as render
+
+# Units PostgreSQL accepts in settings, converted to the base units pg_settings reports.
+_UNIT_FACTORS = {
+    "ms": {"us": 1e-3, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000},
+    "s": {"ms": 1e-3, "s": 1, "min": 60, "h": 3600, "d": 86400},
+    "min": {"s": 1 / 60, "min": 1, "h": 60, "d": 1440},
+    "B": {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3},
+    "kB": {"B": 1 / 1024, "kB": 1, "MB": 1024, "GB": 1024**2},
+    "8kB": {"kB": 1 / 8, "MB": 128, "GB": 131072},
+}
+
+
+def _in_base_units(value: str, unit: str) -> float:
+    match = re.fullmatch(r"(-?\d+(?:\.\d+)?)\s*([a-zA-Z]*)", value)
+    assert match, f"not a number with an optional unit: {value!r}"
+    number, given = float(match[1]), match[2] or unit
+    return number * _UNIT_FACTORS[unit][given] if given != unit else number
+
+
+def _wait_for_log(server, pattern: str, timeout: float = 10.0) -> str:
+    """The server log once it matches `pattern` (the log is written asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = server.log_text()
+        if re.search(pattern, text, re.S):
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"server log never matched {pattern!r}; tail:\n{server.log_text()[-2000:]}")
+
+
+def test_show_confirms_every_flag_from_server_conf(lab_postgres):
+    settings = render.server_settings()
+    assert len(settings) >= 10
+    with lab_postgres.connect(topology.SUPERUSER, "postgres") as conn, conn.cursor() as cur:
+        for name, wanted in settings.items():
+            cur.execute("SELECT current_setting(%s), setting, unit, source FROM pg_settings WHERE name = %s",
+                        (name, name))
+            row = cur.fetchone()
+            assert row is not None, f"{name}: unknown to the server (library not preloaded?)"
+            shown, setting, unit, source = row
+            assert source == "command line", (name, source)
+            if unit:
+                assert float(setting) == _in_base_units(wanted, unit), (name, wanted, shown)
+            else:
+                assert shown.lower() == wanted.lower(), (name, wanted, shown)
+    # The ones DBM and this lab depend on, spelled out so a deleted line fails here too.
+    for required in ("shared_preload_libraries", "pg_stat_statements.track", "pg_stat_statements.max",
+                     "pg_stat_statements.track_utility", "track_activity_query_size", "track_io_timing",
+                     "auto_explain.log_min_duration", "log_min_duration_statement", "log_line_prefix",
+                     "auto_explain.log_format"):
+        assert required in settings
+
+
+_PGSS_MARKER = f"pgss_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.mark.parametrize("role,dbname", [
+    (topology.DATADOG_ROLE, "postgres"), (topology.DATADOG_ROLE, topology.DATABASE),
+    (topology.EXPORTER_ROLE, topology.DATABASE),
+])
+def test_pg_stat_statements_returns_rows_where_monitors_connect(lab_postgres, role, dbname):
+    # Aliases do not change a statement's queryid, so the text kept is the first run's: one marker
+    # for every parameter of this test.
+    marker = _PGSS_MARKER
+    with lab_postgres.connect(topology.WORKLOAD_ROLE) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) AS {marker} FROM customers")
+    with lab_postgres.connect(role, dbname) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_statements")
+        assert cur.fetchone()[0] > 0
+        # pg_monitor: other roles' statements come with their text, not '<insufficient privilege>'.
+        cur.execute("SELECT query FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
+                    "WHERE r.rolname = %s AND query LIKE %s", (topology.WORKLOAD_ROLE, f"%{marker}%"))
+        assert cur.fetchall(), "the workload's statement is missing from pg_stat_statements"
+
+
+def test_slow_statement_is_logged_and_auto_explain_logs_a_json_plan(lab_postgres):
+    slow, slower = f"slow_{uuid.uuid4().hex[:8]}", f"explained_{uuid.uuid4().hex[:8]}"
+    with lab_postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT pg_sleep(0.15) AS {slow}")     # over 100ms, under 200ms
+        cur.execute(f"SELECT pg_sleep(0.3) AS {slower}")    # over both
+    text = _wait_for_log(lab_postgres, rf'"Query Text": "SELECT pg_sleep\(0.3\) AS {slower}"')
+    # log_min_duration_statement, with the prefix naming database, application, user.
+    statement = re.search(rf"^.*duration: [\d.]+ ms  statement: SELECT pg_sleep\(0.15\) AS {slow}$", text, re.M)
+    assert statement, "the 150 ms statement was not logged"
+    assert f" {topology.DATABASE} " in statement[0] and f" {topology.WORKLOAD_ROLE} " in statement[0]
+    # auto_explain: a JSON plan for the slower one only, with actual rows (log_analyze).
+    assert not re.search(rf'"Query Text": "SELECT pg_sleep\(0.15\) AS {slow}"', text)
+    plan_start = text.index(f'"Query Text": "SELECT pg_sleep(0.3) AS {slower}"')
+    plan_text = text[plan_start:plan_start + 2000]
+    assert '"Node Type": "Result"' in plan_text and '"Actual Rows": 1' in plan_text
+
+
+def test_datadog_explain_statement_returns_a_json_plan_in_both_databases(lab_postgres):
+    for dbname, query in (("postgres", "SELECT * FROM pg_class WHERE relname = 'x'"),
+                          (topology.DATABASE, "SELECT * FROM customers WHERE email = 'a@b.c'")):
+        with lab_postgres.connect(topology.DATADOG_ROLE, dbname) as conn, conn.cursor() as cur:
+            cur.execute("SELECT datadog.explain_statement(%s)", (query,))
+            plan = cur.fetchone()[0]   # psycopg2 decodes json
+            assert isinstance(plan, list) and "Plan" in plan[0], plan
+            if dbname == topology.DATABASE:
+                assert plan[0]["Plan"]["Index Name"] == "customers_email_key"
+
+
+def test_datadog_explain_statement_cannot_write(lab_postgres):
+    """EXPLAIN never runs the statement; READ ONLY stops writes the planner would trigger."""
+    with lab_postgres.connect(topology.SUPERUSER) as su:
+        su.autocommit = True
+        with su.cursor() as cur:
+            cur.execute("""
+                DROP SCHEMA IF EXISTS explain_probe CASCADE;
+                CREATE SCHEMA explain_probe;
+                CREATE TABLE explain_probe.written (x int);
+                CREATE FUNCTION explain_probe.write(i int) RETURNS int LANGUAGE plpgsql VOLATILE
+                    AS $$ BEGIN INSERT INTO explain_probe.written VALUES (i); RETURN i; END $$;
+                -- IMMUTABLE, so the planner folds it (runs it) while planning a constant call.
+                CREATE FUNCTION explain_probe.folded(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+                    AS $$ BEGIN RETURN explain_probe.write(i); END $$;
+                GRANT USAGE ON SCHEMA explain_probe TO datadog;
+                GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA explain_probe TO datadog;""")
+    try:
+        with lab_postgres.connect(topology.DATADOG_ROLE) as conn, conn.cursor() as cur:
+            # A data-changing statement only gets planned: a plan comes back, nothing is written.
+            cur.execute("SELECT datadog.explain_statement('INSERT INTO explain_probe.written VALUES (1)')")
+            assert cur.fetchone()[0][0]["Plan"]["Operation"] == "Insert"
+            conn.rollback()
+            with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+                cur.execute("SELECT datadog.explain_statement('SELECT explain_probe.folded(2)')")
+            conn.rollback()
+            with pytest.raises(psycopg2.Error, match="cannot open multi-query plan"):
+                cur.execute("SELECT datadog.explain_statement('SELECT 1; DELETE FROM explain_probe.written')")
+        with lab_postgres.connect(topology.SUPERUSER) as su, su.cursor() as cur:
+            cur.execute("SELECT count(*) FROM explain_probe.written")
+            assert cur.fetchone()[0] == 0
+    finally:
+        with lab_postgres.connect(topology.SUPERUSER) as su:
+            su.autocommit = True
+            su.cursor().execute("DROP SCHEMA explain_probe CASCADE")
