@@ -127,6 +127,16 @@ class LabPostgres:
     def connect(self, role: str = topology.WORKLOAD_ROLE, dbname: str = topology.DATABASE, **kw):
         return psycopg2.connect(self.dsn(role, dbname), **kw)
 
+    def run_init_scripts(self) -> None:
+        """Run every init script again, as the entrypoint would, against the running server."""
+        self._process_init_files()
+
+    def healthcheck(self) -> bool:
+        """Run the container's healthcheck command here (PGHOST/PGPORT point at this server)."""
+        kind, command = render.healthcheck_command()
+        assert kind == "CMD-SHELL", kind
+        return self._run(["sh", "-c", command], check=False, capture_output=True).returncode == 0
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
