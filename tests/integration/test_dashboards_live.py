@@ -137,3 +137,30 @@ def test_stat_statements_collector_succeeds_under_load(stack):
     result = stack.prometheus.query('pg_scrape_collector_success{job="postgres"}')
     failing = [r["metric"]["collector"] for r in result if r["value"][1] != "1"]
     assert failing == [] and len(result) >= len(exporter.EXTRA_COLLECTORS)
+
+
+# Workload scenario -> the alert it must trip (thresholds in configs/prometheus/rules/postgres.yml).
+# lock-contention: six payment threads queue on two hot account rows (~4 sessions wait on Lock).
+SCENARIO_ALERT = ("lock-contention", "payments", "PostgresLockWaits")
+ALERT_TIMEOUT_S = 120
+
+
+def _alert_states(prom: Prometheus, name: str) -> set[str]:
+    return {a["state"] for a in prom.alerts() if a["labels"]["alertname"] == name}
+
+
+def test_alert_fires_when_its_scenario_runs(stack):
+    scenario, services, alert = SCENARIO_ALERT
+    assert _alert_states(stack.prometheus, alert) == set(), "fires under steady load already"
+    extra = Workload(stack.base_dir / "scenario", stack.pg, rate=20, scenario=scenario, services=services,
+                     tag=scenario)
+    try:
+        extra.start()
+        wait_until(lambda: extra._check_alive() or "firing" in _alert_states(stack.prometheus, alert),
+                   ALERT_TIMEOUT_S, f"{alert} firing under {scenario}", interval=1)
+    finally:
+        extra.stop()
+    (firing,) = [a for a in stack.prometheus.alerts()
+                 if a["labels"]["alertname"] == alert and a["state"] == "firing"]
+    assert firing["labels"]["datname"] == topology.DATABASE
+    assert "wait on locks" in firing["annotations"]["summary"]
