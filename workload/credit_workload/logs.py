@@ -4,12 +4,12 @@ import sys
 
 from .tracing import TraceIdFilter
 
-FORMAT = "%(asctime)s %(levelname)s %(processName)s[%(process)d] %(name)s: %(message)s %(dd)s"
+FORMAT = "%(asctime)s %(levelname)s {label}[%(process)d] %(name)s: %(message)s %(dd)s"
 
 
-def configure(level: int = logging.INFO) -> None:
+def configure(label: str = "credit-workload", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(logging.Formatter(FORMAT.replace("{label}", label)))
     handler.addFilter(TraceIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

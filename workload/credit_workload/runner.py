@@ -3,6 +3,7 @@
 Nothing a worker meets ends it: database errors become counted errors, unexpected exceptions
 are logged (rate-limited) and counted, and only the stop event ends the loop.
 """
+import json
 import logging
 import random
 import sys
@@ -48,6 +49,9 @@ class ServiceRunner:
         self._warn = _RateLimitedLog()
         self._sessions = []
         self._threads = []
+        self._worker_count = 0
+        self._ack_lock = threading.Lock()
+        self._ack_file = open(settings.ack_log, "a", buffering=1) if settings.ack_log else None
 
     # -- workers ---------------------------------------------------------------------------
     def _session(self) -> Session:
@@ -99,11 +103,17 @@ class ServiceRunner:
         self.stats.ok(time.perf_counter() - started, retries, bool((result or {}).get("replayed")))
         if self.on_ack is not None:
             self.on_ack(self.key, op.name, result)
+        if self._ack_file is not None and result and result.get("idempotency_key"):
+            line = json.dumps({"service": self.key, "operation": op.name, **result}, default=str)
+            with self._ack_lock:
+                if self._ack_file is not None:
+                    self._ack_file.write(line + "\n")
 
     # -- reporting -------------------------------------------------------------------------
-    def report(self) -> dict:
+    def report(self, final: bool = False) -> dict:
         snap = self.stats.take()
-        print(format_line(snap, self.target), file=self.out, flush=True)
+        workers = "stopped" if final else f"{self.alive_workers()}/{self._worker_count}"
+        print(format_line(snap, self.target, workers), file=self.out, flush=True)
         return snap
 
     def _report_loop(self) -> None:
@@ -130,6 +140,7 @@ class ServiceRunner:
             workers = [threading.Thread(target=self._work, args=(i,), name=f"{self.key}-{i}", daemon=True)
                        for i in range(self.service.thread_count(self.settings.threads))]
             self._threads.extend(workers)
+            self._worker_count = len(workers)
             for t in workers:
                 t.start()
             for extra in self.service.background(self):
@@ -156,6 +167,10 @@ class ServiceRunner:
                 session.cancel()
             for t in list(self._threads):
                 t.join(1.0)
+        if self._ack_file is not None:
+            with self._ack_lock:
+                self._ack_file.close()
+                self._ack_file = None
 
 
 def run_services(settings: Settings, keys, stop: threading.Event, duration=None, out=None, on_ack=None):
@@ -168,5 +183,5 @@ def run_services(settings: Settings, keys, stop: threading.Event, duration=None,
     for r in runners:
         r.join()
     for r in runners:
-        r.report()
+        r.report(final=True)
     return runners

@@ -23,7 +23,7 @@ def main(argv=None) -> int:
         print(f"credit-workload: error: {exc}", file=sys.stderr)
         return 2
     tracing.setup(settings, name)
-    logs.configure()
+    logs.configure(name)
     from .runner import ServiceRunner   # imports psycopg2: only after ddtrace.auto
 
     stop = threading.Event()
@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     stop.wait(settings.duration)
     stop.set()
     runner.join()
-    runner.report()
+    runner.report(final=True)
     tracing.flush()
     return 0
 

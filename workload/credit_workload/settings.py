@@ -48,13 +48,14 @@ ENV_SCENARIO = "WORKLOAD_SCENARIO"
 ENV_REPORT_INTERVAL = "WORKLOAD_REPORT_INTERVAL"
 ENV_THREADS = "WORKLOAD_THREADS"
 ENV_DURATION = "WORKLOAD_DURATION"        # optional: stop cleanly after this many seconds
+ENV_ACK_LOG = "WORKLOAD_ACK_LOG"          # optional: file that gets one JSON line per committed write (tests)
 ENV_DD_ENV, ENV_DD_VERSION, ENV_DD_SERVICE = "DD_ENV", "DD_VERSION", "DD_SERVICE"
 ENV_DD_AGENT_HOST, ENV_DD_TRACE_AGENT_URL = "DD_AGENT_HOST", "DD_TRACE_AGENT_URL"
 ENV_DD_TRACE_ENABLED = "DD_TRACE_ENABLED"
 ENV_DD_DBM_MODE = "DD_DBM_PROPAGATION_MODE"
 
 ALL_ENV_VARS = (ENV_PGHOST, ENV_PGPORT, ENV_PGDATABASE, ENV_PGUSER, ENV_PGPASSWORD, ENV_DSN, ENV_RATE,
-                ENV_SERVICES, ENV_SCENARIO, ENV_REPORT_INTERVAL, ENV_THREADS, ENV_DURATION, ENV_DD_ENV,
+                ENV_SERVICES, ENV_SCENARIO, ENV_REPORT_INTERVAL, ENV_THREADS, ENV_DURATION, ENV_ACK_LOG, ENV_DD_ENV,
                 ENV_DD_VERSION, ENV_DD_AGENT_HOST, ENV_DD_TRACE_AGENT_URL, ENV_DD_TRACE_ENABLED,
                 ENV_DD_DBM_MODE)
 
@@ -84,6 +85,7 @@ class Settings:
     dd_version: str
     trace_enabled: bool
     dbm_mode: str
+    ack_log: Optional[str]
     agent_url: Optional[str]  # DD_TRACE_AGENT_URL, else DD_AGENT_HOST: ddtrace resolves it itself
 
     def __repr__(self) -> str:  # keep the password out of logs and tracebacks
@@ -207,7 +209,8 @@ def parse(env: Mapping[str, str]) -> Settings:
         conn.update(parse_dsn(env[ENV_DSN]))
     for key, var in (("host", ENV_PGHOST), ("port", ENV_PGPORT), ("dbname", ENV_PGDATABASE), ("user", ENV_PGUSER)):
         if not conn[key]:
-            raise _err(var, "", f"required (or give {ENV_DSN})")
+            raise SettingsError(f"{var} is not set: required (the host, port, database and user, "
+                                f"or {ENV_DSN}); inside the image there is no default")
 
     raw_rate = env.get(ENV_RATE, "").strip()
     if raw_rate.lower() == RATE_UNPACED:
@@ -251,6 +254,7 @@ def parse(env: Mapping[str, str]) -> Settings:
                                 MIN_REPORT_INTERVAL, MAX_REPORT_INTERVAL),
         threads=_number(env, ENV_THREADS, DEFAULT_THREADS, 1, MAX_THREADS, cast=int),
         duration=_number(env, ENV_DURATION, None, 0.1, 10 ** 7),
+        ack_log=env.get(ENV_ACK_LOG, "").strip() or None,
         dd_env=env.get(ENV_DD_ENV, "").strip() or DEFAULT_ENV,
         dd_version=env.get(ENV_DD_VERSION, "").strip() or DEFAULT_VERSION,
         trace_enabled=_bool(env, ENV_DD_TRACE_ENABLED, True),

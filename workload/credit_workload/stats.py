@@ -55,7 +55,7 @@ class Stats:
                 "totals": totals}
 
 
-def format_line(snap: dict, target) -> str:
+def format_line(snap: dict, target, workers: str = "") -> str:
     """e.g. credit-payments ops/s=7.0/7.0 ok=70 errors=0 p50=2.1ms p95=4.0ms p99=9.5ms retries=0"""
     target_txt = "max" if target is None else f"{target:.1f}"
     kinds = ",".join(f"{k}:{v}" for k, v in sorted(snap["error_kinds"].items()))
@@ -64,4 +64,4 @@ def format_line(snap: dict, target) -> str:
             f"errors={snap['errors']}{'(' + kinds + ')' if kinds else ''} "
             f"p50={snap['p50'] * 1000:.1f}ms p95={snap['p95'] * 1000:.1f}ms p99={snap['p99'] * 1000:.1f}ms "
             f"total_ops={t.get('ops', 0)} retries={t.get('retries', 0)} replayed={t.get('replayed', 0)} "
-            f"reconnects={t.get('reconnects', 0)}")
+            f"reconnects={t.get('reconnects', 0)}" + (f" workers={workers}" if workers else ""))

@@ -29,6 +29,7 @@ class _AgentDownFilter(logging.Filter):
         if now - self._last < AGENT_DOWN_QUIET:
             return False
         self._last = now
+        record.levelno, record.levelname = logging.WARNING, "WARNING"   # expected without an agent
         record.msg = str(record.msg) + " (trace agent unreachable: repeats suppressed for %ds)"
         record.args = tuple(record.args or ()) + (int(AGENT_DOWN_QUIET),)
         return True
@@ -44,7 +45,11 @@ def setup(settings: Settings, process_service: str):
     os.environ["DD_TRACE_ENABLED"] = "true" if settings.trace_enabled else "false"
     # Nothing else of ddtrace is wanted here; these also keep a missing agent quiet.
     for var in ("DD_REMOTE_CONFIGURATION_ENABLED", "DD_INSTRUMENTATION_TELEMETRY_ENABLED",
-                "DD_TRACE_STARTUP_LOGS", "DD_DATA_STREAMS_ENABLED", "DD_PROFILING_ENABLED"):
+                "DD_TRACE_STARTUP_LOGS", "DD_DATA_STREAMS_ENABLED", "DD_PROFILING_ENABLED",
+                "DD_CODE_ORIGIN_FOR_SPANS_ENABLED", "DD_DYNAMIC_INSTRUMENTATION_ENABLED",
+                "DD_EXCEPTION_REPLAY_ENABLED",
+                # ddtrace's own stderr handler would print each of its lines a second time, unformatted
+                "DD_TRACE_LOG_STREAM_HANDLER"):
         os.environ.setdefault(var, "false")
     import ddtrace.auto  # noqa: F401  (documented way to instrument, must come first)
     from ddtrace.trace import tracer

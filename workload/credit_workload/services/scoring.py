@@ -18,6 +18,15 @@ HISTORY_UNINDEXED = (  # slow-query: the same question asked where no index help
     "SELECT date_trunc('month', l.posted_at) AS month, count(*), sum(l.amount) "
     "FROM ledger_lines l WHERE l.credit_account_id = ANY(%s) "
     "AND l.posted_at > now() - interval '12 months' GROUP BY 1 ORDER BY 1")
+# slow-query: repayment totals of peer accounts, each summed over ledger_lines by the unindexed
+# credit_account_id (GAP 1) - one sequential scan of the ledger per peer (a SubPlan in the plan).
+PEER_COMPARISON = (
+    "SELECT a.id, a.balance, (SELECT coalesce(sum(l.amount), 0) FROM ledger_lines l "
+    "WHERE l.credit_account_id = a.id AND l.gl_code = 'loans_receivable' AND l.amount < 0) AS repaid "
+    "FROM credit_accounts a WHERE a.product = %s AND a.id >= %s ORDER BY a.id LIMIT %s")
+# Rows the peer comparison should scan in total: ~0.2-0.5 s on a laptop, above auto_explain's 200ms
+# at any seed size (few peers on a big ledger, many on a small one).
+PEER_SCAN_ROWS = 4_000_000
 APR = {"personal_loan": 0.1290, "auto_loan": 0.0690, "credit_card": 0.2290}
 
 
@@ -99,19 +108,37 @@ def customer_profile(cur, start_id, history_sql):
     return {"customer_id": row[0], "accounts": len(ids)}
 
 
+def peer_comparison(cur, product, start_id, peers):
+    cur.execute(PEER_COMPARISON, (product, start_id, peers))
+    rows = cur.fetchall()
+    return {"peers": len(rows)}
+
+
 class Service(BaseService):
     key = "scoring"
 
     def __init__(self, settings):
         super().__init__(settings)
-        self.history_sql = HISTORY_UNINDEXED if settings.scenario == "slow-query" else HISTORY_INDEXED
-        self.max_customer = 1
+        self.slow = settings.scenario == "slow-query"
+        self.history_sql = HISTORY_UNINDEXED if self.slow else HISTORY_INDEXED
+        self.max_customer = self.max_account = 1
+        self.peers = 1
 
     def prepare(self, cur):
         cur.execute("SELECT coalesce(max(id), 1) FROM customers")
         self.max_customer = cur.fetchone()[0]
+        cur.execute("SELECT coalesce(max(id), 1) FROM credit_accounts")
+        self.max_account = cur.fetchone()[0]
+        if self.slow:
+            cur.execute("SELECT count(*) FROM ledger_lines")
+            self.peers = max(1, min(200, PEER_SCAN_ROWS // max(cur.fetchone()[0], 1)))
 
     def next_operation(self, rng):
+        if self.slow and rng.random() < 0.3:
+            product = rng.choice(tuple(APR))
+            return Operation("peer_comparison", peer_comparison,
+                             (product, rng.randint(1, max(1, self.max_account // 2)), self.peers),
+                             {"credit.product": product, "credit.peers": self.peers})
         if rng.random() < 0.8:
             return Operation("score_application", score_next, (self.history_sql, new_key(), rng.randint(20, 40)),
                              {"credit.history_query": "unindexed" if self.history_sql is HISTORY_UNINDEXED

@@ -1,0 +1,95 @@
+"""The workload process: bad settings end it with one line and exit 2; SIGTERM ends it cleanly and fast;
+pacing holds the rate and splits it by weight; no agent means no errors and no log spam."""
+import subprocess
+import sys
+import time
+
+import pytest
+
+from credit_workload import settings
+from tests.integration.workload_support import REPO, WorkloadRun, free_port, workload_env
+
+BAD = [
+    ({"WORKLOAD_SERVICES": "payments,loans"}, "WORKLOAD_SERVICES"),
+    ({"WORKLOAD_SCENARIO": "meltdown"}, "WORKLOAD_SCENARIO"),
+    ({"WORKLOAD_RATE": "-5"}, "WORKLOAD_RATE"),
+    ({"WORKLOAD_RATE": "fast"}, "WORKLOAD_RATE"),
+    ({"WORKLOAD_DSN": "postgresql://u:hunter2@db:notaport/creditdb"}, "WORKLOAD_DSN"),
+    ({"WORKLOAD_DSN": "host=db port"}, "WORKLOAD_DSN"),
+    ({"PGPORT": "70000"}, "PGPORT"),
+    ({"WORKLOAD_REPORT_INTERVAL": "0"}, "WORKLOAD_REPORT_INTERVAL"),
+    ({"DD_DBM_PROPAGATION_MODE": "everything"}, "DD_DBM_PROPAGATION_MODE"),
+]
+
+
+@pytest.mark.parametrize("bad,var", BAD, ids=[v for _, v in BAD])
+def test_bad_setting_is_one_line_and_exit_2(bad, var):
+    # As in the image: only the package on the path, the connection given by the component.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "workload"), "PGHOST": "db", "PGPORT": "5432",
+           "PGDATABASE": "creditdb", "PGUSER": "credit_app", **bad}
+    result = subprocess.run([sys.executable, "-m", "credit_workload"], env=env, capture_output=True,
+                            text=True, timeout=30, cwd="/")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and var in lines[0] and "expected" in lines[0], result.stderr
+    assert "hunter2" not in result.stderr            # a password in a DSN is never echoed
+    assert result.stdout == ""
+
+
+def test_image_without_connection_settings_says_which(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "workload")}
+    result = subprocess.run([sys.executable, "-m", "credit_workload"], env=env, capture_output=True,
+                            text=True, timeout=30, cwd="/")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "PGHOST" in result.stderr
+
+
+def test_settings_parse_rules():
+    ok = settings.parse({"WORKLOAD_RATE": "50", "WORKLOAD_SERVICES": "payments, scoring"})
+    assert ok.services == ("scoring", "payments") and ok.scenario == settings.DEFAULT_SCENARIO
+    assert abs(sum(ok.service_rate(s) for s in ok.services) - 50) < 1e-9
+    assert settings.parse({"WORKLOAD_RATE": "max"}).rate is None
+    dsn = settings.parse({"WORKLOAD_DSN": "postgresql://bob:p%40ss@db.example:6543/other"})
+    assert (dsn.host, dsn.port, dsn.user, dsn.password, dsn.dbname) == ("db.example", 6543, "bob", "p@ss", "other")
+    assert "p@ss" not in repr(dsn)
+    assert settings.service_name("payments") == "credit-payments"
+    assert settings.parse({}).connect_kwargs("scoring")["application_name"] == "credit-scoring"
+    with pytest.raises(settings.SettingsError, match="WORKLOAD_RATE"):
+        settings.parse({"WORKLOAD_RATE": str(settings.MAX_RATE * 2)})
+
+
+def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):
+    run = WorkloadRun(tmp_path, workload_env(lab_postgres, WORKLOAD_RATE=40)).start()
+    try:
+        run.wait_reports(per_service=1, services=5, timeout=30)
+    finally:
+        code, took = run.stop(timeout=15)
+    assert code == 0, run.stderr()[-3000:]
+    assert took < 8, f"took {took:.1f}s to stop"
+    finals = [r for r in run.reports() if r["workers"] == "stopped"]
+    assert len(finals) == 5, run.stdout()
+    assert "Traceback" not in run.stderr(), run.stderr()[-3000:]
+
+
+def test_pacing_holds_rate_by_weight_and_no_agent_is_quiet(lab_postgres, tmp_path):
+    # Traced, with the agent URL pointing at a closed port: the workload runs on, quietly.
+    env = workload_env(lab_postgres, WORKLOAD_RATE=60, DD_TRACE_ENABLED="true",
+                       DD_TRACE_AGENT_URL=f"http://127.0.0.1:{free_port()}")
+    run = WorkloadRun(tmp_path, env).start()
+    try:
+        rows = run.wait_reports(per_service=5, services=5, timeout=45)
+    finally:
+        code, _ = run.stop()
+    assert code == 0
+    weights = settings.service_weights(settings.SERVICES)
+    for service in settings.SERVICES:
+        name = settings.service_name(service)
+        mine = [r for r in rows if r["service"] == name and r["workers"] != "stopped"][1:5]  # skip warm-up
+        achieved = sum(r["rate"] for r in mine) / len(mine)
+        target = 60 * weights[service]
+        assert mine[0]["target"] == pytest.approx(target, abs=0.05)
+        assert achieved == pytest.approx(target, rel=0.05), (name, [r["rate"] for r in mine])
+        assert all(r["errors"] == 0 for r in mine), mine
+    err = run.stderr().splitlines()
+    # At most: the supervisor's start line, one "agent unreachable" line per service process.
+    assert len(err) <= 1 + len(settings.SERVICES), "\n".join(err)
+    assert not [line for line in err if "Traceback" in line or " ERROR " in line], "\n".join(err)
