@@ -79,6 +79,7 @@ class LabPostgres:
         self.bin_dir = self.work_dir / "bin"
         self.log_path = self.work_dir / "postgres.log"
         self._server: subprocess.Popen | None = None
+        self.script_seconds: dict[str, float] = {}   # init script -> seconds, last run (for bench/)
 
     # ---- public API -------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -240,7 +241,9 @@ class LabPostgres:
                 raise InitError(f"{script.name}: sourced .sh scripts are not emulated here")
             else:
                 continue  # the entrypoint prints "ignoring" and moves on
+            started = time.monotonic()
             result = self._run(cmd, check=False, capture_output=True, text=True)
+            self.script_seconds[script.name] = time.monotonic() - started
             with self._log_handle() as log:
                 log.write(f"--- init: {script.name} (exit {result.returncode})\n{result.stdout}{result.stderr}")
             if result.returncode != 0:

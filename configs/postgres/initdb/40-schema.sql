@@ -12,11 +12,14 @@
 -- transaction; the tests check it).
 --
 -- DELIBERATE INDEX GAPS (used by the workload's slow-query scenario; keep them, do not "fix" them):
---   GAP 1  ledger_lines(credit_account_id) has no index. Scoring's repayment-history aggregate
---          ("receivable movements of this customer's accounts over 12 months", filtering
---          ledger_lines on credit_account_id) must scan the whole ledger: ~1.3M rows at the default
---          scale, a few hundred ms, so it crosses log_min_duration_statement (100ms) and
---          auto_explain (200ms) and shows a Seq Scan plan in DBM.
+--   GAP 1  ledger_lines(credit_account_id) has no index. Scoring's repayment history of a customer
+--            SELECT date_trunc('month', l.posted_at), sum(-l.amount) FILTER (WHERE l.amount < 0), ...
+--              FROM ledger_lines l JOIN credit_accounts a ON a.id = l.credit_account_id
+--             WHERE a.customer_id = $1 AND l.posted_at > now() - interval '12 months' GROUP BY 1
+--          must scan the whole ledger (~1.25M rows at the default scale). Measured on 2 idle cores
+--          (bench/bench_init.py): ~120 ms with parallel workers, ~220 ms without (a busy server),
+--          so it lands in the slow-statement log (100ms) and, under load, in auto_explain (200ms),
+--          and DBM shows its Seq Scan plan. A plain per-account sum is ~50-80 ms.
 --   GAP 2  credit_applications(customer_id) — a foreign key without an index, the classic mistake.
 --          "Prior applications of this customer" (applications intake and scoring) scans ~1.5x
 --          customers rows each time: not slow alone, but it tops total time in pg_stat_statements.

@@ -46,9 +46,9 @@ SELECT i,
        (ARRAY['Silva','Okafor','Novak','Tanaka','Berg','Rossi','Haddad','Kim','Moreau','Lopez','Singh'])[1 + i % 11],
        'customer' || i || '@example.test',
        'NID' || lpad(i::text, 9, '0'),
-       date '1950-01-01' + (i * 7919) % 18000,
+       date '1950-01-01' + ((i::bigint * 7919) % 18000)::int,
        (ARRAY['north','south','east','west','central','coast','mountain','islands'])[1 + i % 8],
-       18000 + (i * 104729) % 182000,
+       18000 + (i::bigint * 104729) % 182000,
        now() - make_interval(days => 200 + i % 1500)
   FROM generate_series(1, current_setting('credit_lab.n')::int) AS i;
 
