@@ -104,6 +104,7 @@ class WorkloadRun:
 
 
 class TestAgent:
+    __test__ = False   # not a pytest test class
     """Datadog's ddapm-test-agent on a free port (real trace intake, /test/traces to read back)."""
 
     def __init__(self, base_dir: Path):
@@ -116,7 +117,10 @@ class TestAgent:
         exe = shutil.which("ddapm-test-agent")
         assert exe, "ddapm-test-agent not installed (pip install ddapm-test-agent==1.69.1)"
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen([exe, "--port", str(self.port), "--host", "127.0.0.1"],
+            # Its OTLP listeners default to fixed ports (4317/4318): free ones, so runs can coexist.
+            self.proc = subprocess.Popen([exe, "--port", str(self.port), "--host", "127.0.0.1",
+                                          "--otlp-http-port", str(free_port()), "--otlp-grpc-port",
+                                          str(free_port()), "--snapshot-dir", str(self.log_path.parent)],
                                          stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

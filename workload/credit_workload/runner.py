@@ -127,7 +127,8 @@ class ServiceRunner:
         try:
             while not self.stop.is_set():
                 try:
-                    session.transaction(self.service.prepare)
+                    with tracing.root_span(self.key, "prepare", self.settings.scenario):
+                        session.transaction(self.service.prepare)
                     return
                 except GaveUp as exc:
                     self._warn("prepare", "%s waiting for the database: %s", self.name, exc)

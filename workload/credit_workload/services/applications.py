@@ -88,11 +88,13 @@ class Service(BaseService):
 
 def storm_loop(runner):
     """connection-storm: connect, one lookup, disconnect, again (the no-pool anti-pattern)."""
+    from .. import tracing
     from ..db import GaveUp, Session, Stopped
     session = Session(runner.settings.connect_kwargs(runner.key), runner.stop, fresh_per_op=True)
     while not runner.stop.wait(0.02):
         try:
-            session.transaction(application_status, 1)
+            with tracing.root_span(runner.key, "storm_lookup", runner.settings.scenario):
+                session.transaction(application_status, 1)
             runner.stats.count("storm_connections")
         except Stopped:
             return

@@ -1,0 +1,88 @@
+"""Traced workload against a real ddapm-test-agent: five services under their own names, psycopg2
+spans with DBM injection, and the traceparent PostgreSQL sees belongs to a trace the agent got.
+Each service is its own process, so DBM's calling service (ddps) is per service too."""
+import re
+import time
+
+import psycopg2
+import pytest
+
+from components import topology
+from credit_workload import settings
+from tests.integration.workload_support import TestAgent, WorkloadRun, workload_env
+
+COMMENT = re.compile(r"/\*(?P<body>[^*]*traceparent='00-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-\d\d'[^*]*)\*/")
+
+
+@pytest.fixture
+def test_agent(tmp_path):
+    agent = TestAgent(tmp_path).start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+def _sample_activity(pg, seconds: float) -> list[tuple[str, str]]:
+    """(application_name, query) of the workload's backends, sampled from pg_stat_activity."""
+    seen = []
+    conn = pg.connect(topology.SUPERUSER, topology.DATABASE)
+    conn.autocommit = True      # (not `with conn:`: in psycopg2 2.9 that opens a transaction = one snapshot)
+    try:
+        deadline = time.monotonic() + seconds
+        with conn.cursor() as cur:
+            while time.monotonic() < deadline:
+                # Transactions are short: poll tightly (COMMIT and BEGIN are not commented by ddtrace).
+                cur.execute("SELECT application_name, query FROM pg_stat_activity WHERE usename = %s "
+                            "AND query <> '' AND query NOT IN ('BEGIN', 'COMMIT', 'ROLLBACK')",
+                            (topology.WORKLOAD_ROLE,))
+                seen.extend(cur.fetchall())
+    finally:
+        conn.close()
+    return seen
+
+
+def test_services_traced_with_dbm_propagation(lab_postgres, test_agent, tmp_path):
+    env = workload_env(lab_postgres, WORKLOAD_RATE=40, DD_TRACE_ENABLED="true",
+                       DD_TRACE_AGENT_URL=test_agent.url, DD_VERSION="9.9.9")
+    env.pop("DD_DBM_PROPAGATION_MODE", None)          # the workload sets full itself
+    run = WorkloadRun(tmp_path, env).start()
+    try:
+        run.wait_reports(per_service=1, services=5, timeout=40)
+        activity = _sample_activity(lab_postgres, 6)
+    finally:
+        code, _ = run.stop()
+    assert code == 0, run.stderr()[-3000:]
+    time.sleep(1.5)  # the last flush on exit has been sent; let the agent finish storing it
+    traces = test_agent.traces()
+    spans = [s for t in traces for s in t]
+
+    # 1. A root span per business operation, under each service's own name, with unified tags.
+    roots = [s for s in spans if s.get("parent_id") in (0, None)]
+    by_service = {s["service"] for s in roots}
+    assert {settings.service_name(k) for k in settings.SERVICES} <= by_service, by_service
+    for root in roots:
+        assert root["name"].startswith("credit.") and root["meta"].get("credit.operation")
+        assert root["meta"].get("env") == "test" and root["meta"].get("version") == "9.9.9"
+
+    # 2. psycopg2 spans carry the DBM injection tag.
+    sql_spans = [s for s in spans if s.get("type") == "sql" and s["name"] == "postgres.query"]
+    assert sql_spans and all(s["meta"].get("_dd.dbm_trace_injected") == "true" for s in sql_spans)
+
+    # 3. The traceparent PostgreSQL saw is the trace (and span) of what the agent received; the
+    #    comment names the calling service = the backend's application_name, for every service.
+    assert activity, "no commented statement seen in pg_stat_activity"
+    received = {(s["trace_id"], s["span_id"]) for s in spans}
+    high_bits = {s["meta"].get("_dd.p.tid") for s in spans}
+    matched, services_in_dbm = 0, set()
+    for app, query in activity:
+        m = COMMENT.search(query)
+        assert m, query
+        ddps = re.search(r"ddps='([^']*)'", m["body"]).group(1)
+        assert ddps == app, (ddps, app)
+        services_in_dbm.add(ddps)
+        low, span = int(m["trace"][16:], 16), int(m["span"], 16)
+        if (low, span) in received and m["trace"][:16] in high_bits:
+            matched += 1
+    assert matched > 0, "no traceparent seen by PostgreSQL matches a span the test agent received"
+    assert services_in_dbm == {settings.service_name(k) for k in settings.SERVICES}, services_in_dbm
