@@ -152,6 +152,10 @@ def build(datasource_uid: str, datasource_name: str = "Prometheus") -> dm.Dashbo
                  (f'sum by (application_name) (pg_stat_activity_count{{{JOB},{DB},application_name!=""}})',
                   "{{application_name}}")], stack=True,
                  description="application_name as each workload service sets it"))
+             .with_panel(_series("Sessions by wait event type", "short", [
+                 (f'sum by (wait_event_type) (pg_stat_activity_count{{{JOB},{DB},wait_event_type!=""}})',
+                  "{{wait_event_type}}")], stack=True,
+                 description="What sessions wait on: Lock (contention), IO, Client (idle), LWLock…"))
              .with_panel(_series("Locks by mode", "short", [
                  (f"sum by (mode) (pg_locks_count{{{JOB},{DB}}})", "{{mode}}")], stack=True))
              .with_panel(_series("Long-running transactions", "s", [
@@ -176,7 +180,14 @@ def build(datasource_uid: str, datasource_name: str = "Prometheus") -> dm.Dashbo
                  (f"rate(pg_stat_bgwriter_checkpoints_req_total{{{JOB}}}[$__rate_interval])", "requested")], w=8))
              .with_panel(_series("Transaction ID age (wraparound)", "short", [
                  (f"pg_database_wraparound_age_datfrozenxid_seconds{{{JOB},{DB}}}", "age(datfrozenxid)")],
-                 description="Autovacuum freezes before autovacuum_freeze_max_age (200M by default)", w=8)))
+                 description="Autovacuum freezes before autovacuum_freeze_max_age (200M by default)", w=8))
+             .with_panel(_series("Dead tuples, top 10 tables", "short", [
+                 (f"topk(10, pg_stat_user_tables_n_dead_tup{{{JOB},{DB}}})", "{{schemaname}}.{{relname}}")],
+                 description="Rows VACUUM has yet to reclaim", w=12))
+             .with_panel(_series("Sequential and index scans per second", "ops", [
+                 (f"sum(rate(pg_stat_user_tables_seq_scan{{{JOB},{DB}}}[$__rate_interval]))", "sequential scans"),
+                 (f"sum(rate(pg_stat_user_tables_idx_scan{{{JOB},{DB}}}[$__rate_interval]))", "index scans")],
+                 description="A rise in sequential scans often means a missing index (see slow-query)", w=12)))
     model = board.build()
     # Unique ids let Grafana link to and edit one panel (the SDK leaves them unset).
     for number, panel in enumerate(model.panels, start=1):
