@@ -40,3 +40,12 @@ def env(host: str, port: int) -> dict[str, str]:
         "DATA_SOURCE_URI": f"{host}:{port}/{topology.DATABASE}?sslmode=disable",
         "DATA_SOURCE_USER": topology.EXPORTER_ROLE,
     }
+
+
+# The landing page: answers without querying PostgreSQL (a /metrics scrape would).
+HEALTH_PATH = "/"
+
+
+def healthcheck() -> list[str]:
+    """Docker healthcheck test; the image is busybox-based, so wget is there (curl is not)."""
+    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{topology.EXPORTER_PORT}{HEALTH_PATH}"]

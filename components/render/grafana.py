@@ -5,6 +5,7 @@ runs as uid 472). The admin password goes separately in GF_SECURITY_ADMIN_PASSWO
 """
 import yaml
 
+from components import topology
 from components.render import prometheus
 from components.render.dashboards import postgresql
 
@@ -86,3 +87,12 @@ def env() -> dict[str, str]:
         "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
         "GF_NEWS_NEWS_FEED_ENABLED": "false",
     }
+
+
+# Grafana's documented health endpoint (database and version; no login needed).
+HEALTH_PATH = "/api/health"
+
+
+def healthcheck() -> list[str]:
+    """Docker healthcheck test; the default (Alpine) image has busybox wget."""
+    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{topology.GRAFANA_PORT}{HEALTH_PATH}"]

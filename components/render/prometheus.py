@@ -74,9 +74,18 @@ def args(*, config_path: str = CONFIG_PATH, storage_path: str = STORAGE_PATH,
         f"--config.file={config_path}",
         f"--storage.tsdb.path={storage_path}",
         f"--storage.tsdb.retention.time={RETENTION}",
-        # POST /-/reload re-reads config and rules without a restart.
-        "--web.enable-lifecycle",
+        # No --web.enable-lifecycle: new files come with a replaced container, and an
+        # unauthenticated POST /-/quit on a published port is not worth having.
     ]
     if listen_address:
         result.append(f"--web.listen-address={listen_address}")
     return result
+
+
+# Readiness endpoint (200 once the TSDB is open and rules are loaded).
+HEALTH_PATH = "/-/ready"
+
+
+def healthcheck() -> list[str]:
+    """Docker healthcheck test; the image is busybox-based, so wget is there (curl is not)."""
+    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{topology.PROMETHEUS_PORT}{HEALTH_PATH}"]

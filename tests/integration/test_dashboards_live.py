@@ -164,3 +164,10 @@ def test_alert_fires_when_its_scenario_runs(stack):
                  if a["labels"]["alertname"] == alert and a["state"] == "firing"]
     assert firing["labels"]["datname"] == topology.DATABASE
     assert "wait on locks" in firing["annotations"]["summary"]
+
+
+def test_prometheus_healthcheck_path_answers(stack):
+    from components.render import prometheus as prom_render
+    from tests.integration.obs_servers import http_get
+    assert http_get(f"{stack.prometheus.url}{prom_render.HEALTH_PATH}")
+    assert "--web.enable-lifecycle" not in prom_render.args()

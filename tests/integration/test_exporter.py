@@ -72,3 +72,13 @@ def test_every_collector_succeeds_against_the_lab_database(lab_postgres, tmp_pat
     assert f'datname="{topology.DATABASE}"' in text
     # The password never shows up in what the exporter logs or serves.
     assert password not in server.log_text() and password not in text
+
+
+def test_healthcheck_path_answers_without_a_database(tmp_path):
+    server = Exporter(tmp_path, "127.0.0.1", free_port(), "unused").start()
+    try:
+        from tests.integration.obs_servers import http_get
+        assert http_get(f"http://{server.address}{exporter.HEALTH_PATH}")
+    finally:
+        server.stop()
+    assert exporter.healthcheck()[-1] == f"http://127.0.0.1:{topology.EXPORTER_PORT}{exporter.HEALTH_PATH}"
