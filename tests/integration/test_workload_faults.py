@@ -1,0 +1,133 @@
+"""Resilience under a fault schedule: the workload's backends are killed again and again and the
+server restarts once, within 60 s. No worker thread dies, the double-entry invariants hold at every
+check, every acknowledged write is in the database exactly once, and the rate comes back."""
+import json
+import time
+from collections import Counter
+
+import psycopg2
+import pytest
+
+from components import topology
+from credit_workload import settings
+from tests.integration.pg import LabPostgres
+from tests.integration.workload_support import WorkloadRun, invariant_violations, workload_env
+
+RATE = 40
+KILL_AT = (6, 9, 12, 15, 27, 30)    # seconds after the first reports: pg_terminate_backend of all workload backends
+RESTART_AT = 18                      # one full server restart
+END_AT = 44                          # leaves ~10 s to show the rate is back
+
+
+@pytest.fixture
+def own_postgres(tmp_path):
+    """Its own server: a restart must not disturb the session's shared one."""
+    pg = LabPostgres(tmp_path / "pg", seed_customers=2000)
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.destroy()
+
+
+class Checker:
+    """Superuser side channel: kills backends, checks invariants; reconnects after the restart."""
+
+    def __init__(self, pg):
+        self.pg, self.conn = pg, None
+        self.checks, self.violations, self.killed = 0, [], 0
+
+    def _cursor(self):
+        if self.conn is None or self.conn.closed:
+            self.conn = self.pg.connect(topology.SUPERUSER, topology.DATABASE)
+        return self.conn
+
+    def kill_workload_backends(self):
+        conn = self._cursor()
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE usename = %s", (topology.WORKLOAD_ROLE,))
+            self.killed += cur.fetchone()[0]
+        conn.autocommit = False
+
+    def check_invariants(self):
+        try:
+            problems = invariant_violations(self._cursor())
+        except psycopg2.Error:          # the server is restarting: nothing to read at this moment
+            self.close()
+            return
+        self.checks += 1
+        self.violations.extend(problems)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _acked_missing(pg, ack_path) -> list:
+    """Acknowledged writes (JSON lines the workload wrote after COMMIT) not in the database once."""
+    acks = [json.loads(line) for line in ack_path.read_text().splitlines() if line.strip()]
+    fresh = [a for a in acks if not a.get("replayed")]
+    assert len(fresh) > 50, f"too few acknowledged writes to judge: {len(fresh)}"
+    missing = []
+    with pg.connect(topology.SUPERUSER, topology.DATABASE) as conn, conn.cursor() as cur:
+        for ack in fresh:
+            key = ack["idempotency_key"]
+            if ack["operation"] == "submit_application" and ack.get("application_id"):
+                cur.execute("SELECT count(*) FROM credit_applications WHERE idempotency_key = %s", (key,))
+            elif ack["operation"] == "register_customer":
+                cur.execute("SELECT count(*) FROM customers WHERE email = %s", (f"{key}@applicants.example",))
+            elif ack.get("journal_entry_id"):
+                cur.execute("SELECT count(*) FROM journal_entries WHERE idempotency_key = %s", (key,))
+            else:
+                continue
+            if cur.fetchone()[0] != 1:
+                missing.append(ack)
+    return missing
+
+
+def test_survives_killed_connections_and_a_restart(own_postgres, tmp_path):
+    ack_path = tmp_path / "acks.jsonl"
+    run = WorkloadRun(tmp_path, workload_env(own_postgres, WORKLOAD_RATE=RATE, WORKLOAD_ACK_LOG=ack_path)).start()
+    checker = Checker(own_postgres)
+    try:
+        run.wait_reports(per_service=1, services=5, timeout=40)
+        t0 = time.monotonic()
+        kills, restarted = list(KILL_AT), False
+        while (elapsed := time.monotonic() - t0) < END_AT:
+            if kills and elapsed >= kills[0]:
+                kills.pop(0)
+                checker.kill_workload_backends()
+            if not restarted and elapsed >= RESTART_AT:
+                checker.close()
+                own_postgres.restart()
+                restarted = True
+            checker.check_invariants()
+            time.sleep(0.3)
+            assert run.proc.poll() is None, run.stderr()[-3000:]
+    finally:
+        code, _ = run.stop()
+        checker.check_invariants()
+        checker.close()
+
+    assert code == 0, run.stderr()[-3000:]
+    assert checker.killed >= 10, "the fault schedule did not hit the workload"
+    assert checker.checks > 40 and not checker.violations, checker.violations[:5]
+
+    rows = [r for r in run.reports() if r["workers"] != "stopped"]
+    # No worker thread ever died: every report shows all workers alive.
+    dead = [r for r in rows if r["workers"].split("/")[0] != r["workers"].split("/")[1]]
+    assert not dead, dead[:5]
+    # The faults were felt (reconnects), and the rate came back: the last two full reports on target.
+    assert "reconnects=0 " not in " ".join(line for line in run.stdout().splitlines()[-5:])
+    for service in settings.SERVICES:
+        name = settings.service_name(service)
+        last = [r for r in rows if r["service"] == name][-2:]
+        assert all(r["rate"] >= 0.85 * r["target"] and r["errors"] == 0 for r in last), (name, last)
+
+    missing = _acked_missing(own_postgres, ack_path)
+    assert not missing, missing[:5]
+    with own_postgres.connect(topology.SUPERUSER, topology.DATABASE) as conn:
+        assert invariant_violations(conn) == []
