@@ -97,3 +97,10 @@ def test_is_duration_agrees_with_prometheus_itself(tmp_path):
         config = tmp_path / f"p{abs(hash(value))}.yml"
         config.write_text(f"global:\n  scrape_interval: {value}\n")
         assert (_promtool("check", "config", str(config)).returncode == 0) is ok, value
+
+
+def test_rules_select_the_job_the_scrape_config_names():
+    import re
+    for name, text in prometheus.rule_files().items():
+        jobs = set(re.findall(r'job="([^"]*)"', text))
+        assert jobs == {prometheus.EXPORTER_JOB}, (name, jobs)

@@ -18,12 +18,13 @@ from grafana_foundation_sdk.models import common, dashboard as dm
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from components import topology
+from components.render import prometheus
 
 UID = "credit-lab-postgresql"
 TITLE = "Credit Lab — PostgreSQL"
 DS = common.DataSourceRef(type_val="prometheus", uid="${datasource}")
 DB = 'datname="$database"'
-JOB = 'job="postgres"'
+JOB = f'job="{prometheus.EXPORTER_JOB}"'
 
 
 def _query(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> prom.Dataquery:
@@ -70,12 +71,15 @@ def _stat(title: str, unit: str, expr: str, legend: str = "", w: int = 4,
     return panel
 
 
-def _top_table(title: str, unit: str, metric: str, description: str) -> table.Panel:
+def _top_table(title: str, unit: str, metric: str, description: str, unit_label: str) -> table.Panel:
     # Instant query over the dashboard range: what the statement cost in the window shown.
     expr = f'topk(10, sum by (queryid, user) (increase({metric}{{{JOB},{DB}}}[$__range])))'
     return (table.Panel().title(title).description(description).datasource(DS).unit(unit)
             .height(9).span(12).with_target(_query(expr, "", instant=True))
-            .sort_by([common_b.TableSortByFieldState().display_name("Value").desc(True)]))
+            # The instant query's Time column says nothing here; name the value column.
+            .with_transformation(dm.DataTransformerConfig(id_val="organize", options={
+                "excludeByName": {"Time": True}, "renameByName": {"Value": unit_label}}))
+            .sort_by([common_b.TableSortByFieldState().display_name(unit_label).desc(True)]))
 
 
 def _up_mapping():
@@ -167,9 +171,9 @@ def build(datasource_uid: str, datasource_name: str = "Prometheus") -> dm.Dashbo
     board = (board.with_row(dash.Row("Statements (pg_stat_statements, top 100 kept by the exporter)"))
              .with_panel(_top_table("Top statements by total time", "s", "pg_stat_statements_seconds_total",
                                     "Execution time spent in the range; text: SELECT query FROM "
-                                    "pg_stat_statements WHERE queryid = …"))
+                                    "pg_stat_statements WHERE queryid = …", "time in range"))
              .with_panel(_top_table("Top statements by calls", "short", "pg_stat_statements_calls_total",
-                                    "Calls in the range")))
+                                    "Calls in the range", "calls in range")))
 
     board = (board.with_row(dash.Row("WAL, checkpoints and maintenance"))
              .with_panel(_series("WAL on disk", "bytes", [
