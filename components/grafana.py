@@ -52,7 +52,7 @@ class Grafana(pulumi.ComponentResource):
             networks_advanced=dc.attach(args.network_name, topology.GRAFANA_ALIAS),
             ports=dc.publish(topology.GRAFANA_PORT, args.host_port, args.bind_address),
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "-O", "/dev/null", f"http://localhost:{topology.GRAFANA_PORT}/api/health"],
+                tests=render.healthcheck(),
                 interval="10s", timeout="5s", retries=3),
             memory=dc.MEMORY_MB["grafana"],
             restart=dc.RESTART_POLICY,

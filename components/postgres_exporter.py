@@ -45,7 +45,7 @@ class PostgresExporter(pulumi.ComponentResource):
             networks_advanced=dc.attach(args.network_name, topology.EXPORTER_ALIAS),
             ports=dc.publish(topology.EXPORTER_PORT, args.host_port, args.bind_address),
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "-O", "/dev/null", f"http://localhost:{topology.EXPORTER_PORT}/"],
+                tests=render.healthcheck(),
                 interval="10s", timeout="5s", retries=3),
             memory=dc.MEMORY_MB["postgres-exporter"],
             restart=dc.RESTART_POLICY,

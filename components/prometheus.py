@@ -52,7 +52,7 @@ class Prometheus(pulumi.ComponentResource):
             networks_advanced=dc.attach(args.network_name, topology.PROMETHEUS_ALIAS),
             ports=dc.publish(topology.PROMETHEUS_PORT, args.host_port, args.bind_address),
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "-O", "/dev/null", f"http://localhost:{topology.PROMETHEUS_PORT}/-/ready"],
+                tests=render.healthcheck(),
                 interval="10s", timeout="5s", retries=3),
             memory=dc.MEMORY_MB["prometheus"],
             restart=dc.RESTART_POLICY,

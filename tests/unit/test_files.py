@@ -71,3 +71,10 @@ def test_outputs(custom_run, default_run):
     assert custom_run.outputs["exporterUrl"].value == f"http://localhost:{CUSTOM['exporterPort']}/metrics"
     assert custom_run.outputs["postgresDsn"].value.endswith(f"@localhost:{CUSTOM['postgresPort']}/creditdb")
     assert default_run.outputs["networkName"].value == "credit-lab-dev-net"
+
+
+def test_healthchecks_are_the_renderers(default_run):
+    containers = default_run.containers()
+    for name, module in (("postgres-exporter-container", exporter), ("prometheus-container", prometheus),
+                         ("grafana-container", grafana)):
+        assert containers[name].inputs["healthcheck"]["tests"] == module.healthcheck(), containers[name].urn
