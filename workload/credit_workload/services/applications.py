@@ -10,7 +10,7 @@ PRODUCTS = (("personal_loan", 1000, 25000, (12, 24, 36, 48, 60)),
             ("auto_loan", 5000, 60000, (36, 48, 60, 72)),
             ("credit_card", 500, 15000, (12,)))
 REGIONS = ("north", "south", "east", "west", "central")
-STORM_THREADS = 8            # connection-storm: extra unpaced "connect, look up, disconnect" loops
+STORM_THREADS = 6            # connection-storm: extra unpaced "connect, look up, disconnect" loops
 
 
 def submit_application(cur, start_id, product, amount, term, key):
@@ -91,7 +91,7 @@ def storm_loop(runner):
     from .. import tracing
     from ..db import GaveUp, Session, Stopped
     session = Session(runner.settings.connect_kwargs(runner.key), runner.stop, fresh_per_op=True)
-    while not runner.stop.wait(0.02):
+    while not runner.stop.wait(0.05):
         try:
             with tracing.root_span(runner.key, "storm_lookup", runner.settings.scenario):
                 session.transaction(application_status, 1)

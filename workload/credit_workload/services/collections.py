@@ -6,7 +6,7 @@ account. Working a case may end in a charge-off, booked by double entry. Under l
 collections also reviews the hot accounts payments pile onto, holding their row locks.
 """
 from . import BaseService, Operation, new_key
-from .payments import HOT_HOLD_SECONDS, hot_accounts
+from .payments import hot_accounts, hot_hold_seconds
 
 SWEEP_BATCH = 50
 CHARGE_OFF_DPD = 120
@@ -83,8 +83,8 @@ class Service(BaseService):
 
     def next_operation(self, rng):
         roll = rng.random()
-        if self.hot_ids and roll < 0.5:
-            return Operation("review_hot_accounts", review_hot_accounts, (self.hot_ids, HOT_HOLD_SECONDS))
+        if self.hot_ids and roll < 0.3:
+            return Operation("review_hot_accounts", review_hot_accounts, (self.hot_ids, hot_hold_seconds(self.settings) / 2))
         if roll < 0.3:
             return Operation("overdue_sweep", overdue_sweep, (SWEEP_BATCH,))
         return Operation("work_case", work_case, (new_key(), f"agent-{rng.randint(1, 12):02d}"))

@@ -9,9 +9,21 @@ others queue: lock waits in pg_locks and pg_stat_activity, log_lock_waits lines 
 from . import BaseService, Operation, new_key
 
 METHODS = ("ach", "card", "wire", "cash")
-HOT_ACCOUNTS = 2
-HOT_HOLD_SECONDS = 0.15      # lock held this long under lock-contention
+HOT_ACCOUNTS = 3
 HOT_THREADS = 6
+HOT_UTILIZATION = 0.4        # share of the time each hot account's row lock is held: waits, not a stall
+
+
+def hot_hold_seconds(settings) -> float:
+    """How long a hot-account transaction holds its lock under lock-contention.
+
+    Scaled to the rate so that each hot row is locked ~40% of the time: others queue behind it
+    often (lock waits), yet the payments still keep up with their target rate.
+    """
+    rate = settings.service_rate("payments") if "payments" in settings.services else None
+    if rate is None:
+        return 0.02
+    return max(0.005, min(0.25, HOT_UTILIZATION * HOT_ACCOUNTS / rate))
 
 
 def _lock_account(cur, start_id, hot_ids):
@@ -90,6 +102,7 @@ class Service(BaseService):
         self.contention = settings.scenario == "lock-contention"
         self.max_account = 1
         self.hot_ids = ()
+        self.hold = hot_hold_seconds(settings) if self.contention else 0
 
     def prepare(self, cur):
         cur.execute("SELECT coalesce(max(id), 1) FROM credit_accounts")
@@ -106,7 +119,7 @@ class Service(BaseService):
             method = rng.choice(METHODS)
             return Operation("post_payment", post_payment,
                              (rng.randint(1, self.max_account), amount, method, new_key(), self.hot_ids,
-                              HOT_HOLD_SECONDS if self.contention else 0),
+                              self.hold),
                              {"credit.method": method, "credit.hot": bool(self.hot_ids)})
         return Operation("account_overview", account_overview, (rng.randint(1, self.max_account),))
 
