@@ -23,7 +23,7 @@ credentials = Credentials("credentials", CredentialsArgs(secrets=settings.secret
 postgres = Postgres("postgres", PostgresArgs(
     prefix=prefix, image=settings.images.postgres, network_name=network.network_name,
     passwords=credentials.by_role(), seed_customers=settings.seed_customers,
-    bind_address=bind, host_port=ports.postgres))
+    bind_address=bind, host_port=ports.postgres, depends_on=[]))
 
 agent = None
 if settings.datadog_enabled:

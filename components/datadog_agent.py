@@ -18,13 +18,7 @@ HOST_MOUNTS = (
 
 
 @dataclass
-class DatadogAgentArgs:
-    prefix: str
-    """Prefix of the container name; also the Agent's host name."""
-    image: str
-    """Agent image with an exact tag."""
-    network_name: pulumi.Input[str]
-    """The lab network, joined under the alias `datadog-agent`."""
+class DatadogAgentArgs(dc.ContainerArgs):
     api_key: pulumi.Output[str]
     """Datadog API key (secret)."""
     site: str
@@ -33,8 +27,6 @@ class DatadogAgentArgs:
     """The env tag."""
     datadog_password: pulumi.Output[str]
     """Password of the `datadog` database role (secret)."""
-    depends_on: list[pulumi.Resource]
-    """Resources that must exist first (the healthy PostgreSQL container)."""
 
 
 class DatadogAgent(pulumi.ComponentResource):
@@ -44,19 +36,13 @@ class DatadogAgent(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatadogAgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("credit-lab:index:DatadogAgent", name, None, opts)
         image = dc.pinned_image(f"{name}-image", args.image, self)
-        self.container = docker.Container(
-            f"{name}-container",
-            name=f"{args.prefix}-datadog-agent",
-            image=image.image_id,
+        self.container = dc.lab_container(
+            self, name, args, topology.AGENT_ALIAS, image.image_id,
             envs=dc.env_list(render.agent_env(args.site, args.env, args.prefix),
                              {render.API_KEY_ENV: args.api_key,
                               render.POSTGRES_PASSWORD_ENV: args.datadog_password}),
             labels=dc.labels({render.CHECKS_LABEL: render.checks_label(args.env)}),
             volumes=[docker.ContainerVolumeArgs(host_path=host, container_path=inside, read_only=True)
                      for host, inside in HOST_MOUNTS],
-            networks_advanced=dc.attach(args.network_name, topology.AGENT_ALIAS),
-            memory=dc.MEMORY_MB["datadog-agent"],
-            restart=dc.RESTART_POLICY,
-            opts=dc.container_options(self, args.depends_on),
         )
         self.register_outputs({"containerName": self.container.name})

@@ -1,7 +1,8 @@
 """What every container of the lab shares: pinned images, naming, networking, env, limits."""
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Mapping, Optional, Protocol, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -64,3 +65,52 @@ def container_options(parent: pulumi.Resource, depends_on: Sequence[pulumi.Resou
 
 def labels(values: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
     return [docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(values.items())]
+
+
+class WorkloadLike(Protocol):
+    """Args of a container built here rather than pulled (no image reference)."""
+    prefix: str
+    network_name: pulumi.Input[str]
+    depends_on: list[pulumi.Resource]
+
+
+@dataclass
+class ContainerArgs:
+    """What every lab container is given."""
+    prefix: str
+    """Prefix of container and volume names (project-stack): two stacks can share a host."""
+    image: str
+    """Image reference with an exact tag."""
+    network_name: pulumi.Input[str]
+    """The lab network to join under the container's alias."""
+    depends_on: list[pulumi.Resource]
+    """Resources that must exist (healthy, where they have a healthcheck and are waited on) first."""
+
+
+@dataclass
+class PublishedContainerArgs(ContainerArgs):
+    """A container with a port published on the host."""
+    bind_address: str
+    """Host address the port is published on."""
+    host_port: int
+    """Host port."""
+
+
+def lab_container(parent: pulumi.Resource, name: str, args: "ContainerArgs | WorkloadLike", alias: str,
+                  image: pulumi.Input[str], internal_port: Optional[int] = None,
+                  **fields) -> docker.Container:
+    """A lab container: named `<prefix>-<alias>`, on the lab network under `alias`, with its
+    memory limit and restart policy, replaced safely, and (for PublishedContainerArgs) its
+    `internal_port` published on the bind address. `fields` are the container's own settings."""
+    if isinstance(args, PublishedContainerArgs) and internal_port is not None:
+        fields["ports"] = publish(internal_port, args.host_port, args.bind_address)
+    return docker.Container(
+        f"{name}-container",
+        name=f"{args.prefix}-{alias}",
+        image=image,
+        networks_advanced=attach(args.network_name, alias),
+        memory=MEMORY_MB[alias],
+        restart=RESTART_POLICY,
+        opts=container_options(parent, args.depends_on),
+        **fields,
+    )

@@ -13,23 +13,11 @@ ADMIN_PASSWORD_ENV = "GF_SECURITY_ADMIN_PASSWORD"
 
 
 @dataclass
-class GrafanaArgs:
-    prefix: str
-    """Prefix of the container name."""
-    image: str
-    """Grafana image with an exact tag."""
-    network_name: pulumi.Input[str]
-    """The lab network, joined under the alias `grafana`."""
+class GrafanaArgs(dc.PublishedContainerArgs):
     scrape_interval: str
     """Prometheus's scrape interval: the datasource's minimum step."""
     admin_password: pulumi.Output[str]
     """Password of Grafana's `admin` user (secret)."""
-    bind_address: str
-    """Host address the port is published on."""
-    host_port: int
-    """Host port for Grafana."""
-    depends_on: list[pulumi.Resource]
-    """The Prometheus container."""
 
 
 class Grafana(pulumi.ComponentResource):
@@ -43,19 +31,12 @@ class Grafana(pulumi.ComponentResource):
         # No data volume on purpose: everything Grafana shows is provisioned from files, and
         # GF_SECURITY_ADMIN_PASSWORD only applies to a fresh data directory, so a replaced
         # container picks up a password changed with `pulumi config set`.
-        self.container = docker.Container(
-            f"{name}-container",
-            name=f"{args.prefix}-grafana",
-            image=image.image_id,
+        self.container = dc.lab_container(
+            self, name, args, topology.GRAFANA_ALIAS, image.image_id, internal_port=topology.GRAFANA_PORT,
             envs=dc.env_list(render.env(), {ADMIN_PASSWORD_ENV: args.admin_password}),
             uploads=dc.uploads(render.files(prometheus_url, args.scrape_interval)),
-            networks_advanced=dc.attach(args.network_name, topology.GRAFANA_ALIAS),
-            ports=dc.publish(topology.GRAFANA_PORT, args.host_port, args.bind_address),
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=render.healthcheck(),
                 interval="10s", timeout="5s", retries=3),
-            memory=dc.MEMORY_MB["grafana"],
-            restart=dc.RESTART_POLICY,
-            opts=dc.container_options(self, args.depends_on),
         )
         self.register_outputs({"containerName": self.container.name})

@@ -16,21 +16,11 @@ FIRST_INIT_TIMEOUT_S = 1800
 
 
 @dataclass
-class PostgresArgs:
-    prefix: str
-    """Prefix of container and volume names (project-stack)."""
-    image: str
-    """Image reference with an exact tag."""
-    network_name: pulumi.Input[str]
-    """The lab network to join under the alias `postgres`."""
+class PostgresArgs(dc.PublishedContainerArgs):
     passwords: dict[str, pulumi.Output[str]]
     """Database role -> secret password; they reach the init scripts only through env."""
     seed_customers: int
     """Customers generated on first init."""
-    bind_address: str
-    """Host address the port is published on."""
-    host_port: int
-    """Host port for PostgreSQL."""
 
 
 class Postgres(pulumi.ComponentResource):
@@ -50,17 +40,13 @@ class Postgres(pulumi.ComponentResource):
         executable = [path for path, _, is_exec in render.container_uploads() if is_exec]
         entrypoint = render.container_entrypoint()
 
-        self.container = docker.Container(
-            f"{name}-container",
-            name=f"{args.prefix}-postgres",
-            image=image.image_id,
+        self.container = dc.lab_container(
+            self, name, args, topology.POSTGRES_ALIAS, image.image_id, internal_port=topology.POSTGRES_PORT,
             entrypoints=entrypoint,
             command=render.container_command(),
             envs=dc.env_list({topology.SEED_CUSTOMERS_ENV: str(args.seed_customers)}, secret_env),
             uploads=dc.uploads(files, executable),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
-            networks_advanced=dc.attach(args.network_name, topology.POSTGRES_ALIAS),
-            ports=dc.publish(topology.POSTGRES_PORT, args.host_port, args.bind_address),
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=render.healthcheck_command(), interval="5s", timeout="5s", retries=5,
                 start_period=f"{FIRST_INIT_TIMEOUT_S}s"),
@@ -68,12 +54,9 @@ class Postgres(pulumi.ComponentResource):
             wait_timeout=FIRST_INIT_TIMEOUT_S,
             # Parallel query workers share memory through /dev/shm; Docker's 64 MB is too small.
             shm_size=256,
-            memory=dc.MEMORY_MB["postgres"],
-            restart=dc.RESTART_POLICY,
             # The Datadog Agent (when there is one) collects this container's log: slow
             # statements and auto_explain plans.
             labels=dc.labels({datadog_render.LOGS_LABEL: datadog_render.postgres_logs_label()}),
-            opts=dc.container_options(self),
         )
         self.volume_name = volume.name
         self.register_outputs({"containerName": self.container.name, "volumeName": self.volume_name})

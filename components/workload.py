@@ -68,18 +68,12 @@ class Workload(pulumi.ComponentResource):
             skip_push=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.container = docker.Container(
-            f"{name}-container",
-            name=f"{args.prefix}-workload",
+        self.container = dc.lab_container(
             # The local image ID: a rebuild with changed code replaces the container.
-            image=self.image.repo_digest,
+            self, name, args, topology.WORKLOAD_ALIAS, self.image.repo_digest,
             envs=dc.env_list(workload_env(args), {ws.ENV_PGPASSWORD: args.password}),
-            networks_advanced=dc.attach(args.network_name, topology.WORKLOAD_ALIAS),
-            memory=dc.MEMORY_MB["workload"],
-            restart=dc.RESTART_POLICY,
             # SIGTERM lets in-flight work finish; give it time before Docker kills it.
             stop_signal="SIGTERM",
             stop_timeout=15,
-            opts=dc.container_options(self, args.depends_on),
         )
         self.register_outputs({"containerName": self.container.name})
