@@ -168,6 +168,7 @@ INVARIANTS = {
 def invariant_violations(conn) -> list[str]:
     """All invariants, read in ONE snapshot (repeatable read), so a check sees a single moment."""
     problems = []
+    conn.rollback()      # set_session needs no open transaction
     conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
     with conn.cursor() as cur:
         for what, sql in INVARIANTS.items():

@@ -19,6 +19,16 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
+def already_applied(cur, key) -> bool:
+    """True when an operation with this idempotency key already committed its journal entry.
+
+    Checked first by every operation that may book money, so the retry of an operation whose
+    COMMIT outcome was unknown finds it done instead of booking it again.
+    """
+    cur.execute("SELECT 1 FROM journal_entries WHERE idempotency_key = %s", (key,))
+    return cur.fetchone() is not None
+
+
 class BaseService:
     key = ""
     fresh_connections = False        # connection-storm: a new connection per operation

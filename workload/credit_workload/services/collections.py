@@ -5,7 +5,7 @@ FOR UPDATE SKIP LOCKED so it never queues behind payments) and opens at most one
 account. Working a case may end in a charge-off, booked by double entry. Under lock-contention
 collections also reviews the hot accounts payments pile onto, holding their row locks.
 """
-from . import BaseService, Operation, new_key
+from . import BaseService, Operation, already_applied, new_key
 from .payments import hot_accounts, hot_hold_seconds
 
 SWEEP_BATCH = 50
@@ -29,6 +29,8 @@ def overdue_sweep(cur, batch):
 
 
 def work_case(cur, key, agent):
+    if already_applied(cur, key):         # a retried charge-off that did commit
+        return {"idempotency_key": key, "replayed": True}
     cur.execute("SELECT c.id, c.credit_account_id, a.balance, a.days_past_due FROM collection_cases c "
                 "JOIN credit_accounts a ON a.id = c.credit_account_id "
                 "WHERE c.status IN ('open', 'promise_to_pay') ORDER BY c.next_action_at LIMIT 1 "

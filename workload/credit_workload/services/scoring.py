@@ -7,7 +7,7 @@ The repayment-history aggregate goes through journal_entries' (account, posted_a
 the slow-query scenario it filters ledger_lines on the unindexed credit_account_id instead
 (GAP 1): a full scan of the ledger that auto_explain logs and DBM shows.
 """
-from . import BaseService, Operation, new_key
+from . import BaseService, Operation, already_applied, new_key
 
 HISTORY_INDEXED = (
     "SELECT date_trunc('month', l.posted_at) AS month, count(*), sum(l.amount) "
@@ -32,7 +32,7 @@ APR = {"personal_loan": 0.1290, "auto_loan": 0.0690, "credit_card": 0.2290}
 
 def decide(income, requested, open_accounts, exposure, worst_dpd, history_net, prior_apps):
     """A toy credit policy: a score from income, exposure and delinquency; approve above 620."""
-    score = 560 + min(int(float(income) / 2000), 120) - min(int(float(exposure) / 1000), 120)
+    score = 610 + min(int(float(income) / 2000), 120) - min(int(float(exposure) / 2000), 100)
     score -= min(int(worst_dpd or 0) * 2, 200) + 15 * max(prior_apps - 1, 0) + 10 * open_accounts
     score += 40 if float(history_net or 0) < 0 else 0        # has been repaying
     score = max(300, min(850, score))
@@ -42,6 +42,8 @@ def decide(income, requested, open_accounts, exposure, worst_dpd, history_net, p
 
 
 def score_next(cur, history_sql, key, due_in_days):
+    if already_applied(cur, key):         # a retry after an unknown COMMIT outcome: it is done
+        return {"idempotency_key": key, "replayed": True}
     cur.execute("SELECT a.id, a.customer_id, a.product, a.requested_amount, a.term_months, c.annual_income "
                 "FROM credit_applications a JOIN customers c ON c.id = a.customer_id "
                 "WHERE a.status = 'submitted' ORDER BY a.submitted_at LIMIT 1 FOR UPDATE OF a SKIP LOCKED")
@@ -64,7 +66,7 @@ def score_next(cur, history_sql, key, due_in_days):
                 "WHERE id = %s AND status = 'submitted'",
                 ("approved" if approved else "declined", score, reason, app_id))
     result = {"application_id": app_id, "customer_id": customer_id, "score": score,
-              "decision": "approved" if approved else "declined"}
+              "decision": "approved" if approved else "declined", "replayed": False}
     if approved:
         result.update(open_account(cur, app_id, customer_id, product, requested, term, key, due_in_days))
     return result

@@ -5,22 +5,20 @@ the calendar so there is always a next one): interest by double entry, the state
 in one transaction. Reports are range scans on (account, posted_at) and period_end indexes.
 Under idle-in-transaction, reviewer sessions open a transaction, read, then sit idle in it.
 """
-from . import BaseService, Operation, new_key
+from . import BaseService, Operation, already_applied, new_key
 
 IDLE_SESSIONS = 2
 IDLE_SECONDS = 6.0          # well under any idle_in_transaction_session_timeout a server might set
 
 
-def already_applied(cur, key) -> bool:
-    cur.execute("SELECT 1 FROM journal_entries WHERE idempotency_key = %s", (key,))
-    return cur.fetchone() is not None
-
-
 def generate_statement(cur, start_id, key):
     if already_applied(cur, key):
         return {"idempotency_key": key, "replayed": True}
+    # Only accounts that owe at least a cent of interest: the interest entry carries the key, which
+    # is what makes a retried statement run find itself done (statements have no key column).
     cur.execute("SELECT id, balance, apr, opened_at::date FROM credit_accounts WHERE id >= %s "
-                "AND status IN ('active', 'delinquent') ORDER BY id LIMIT 1 FOR UPDATE", (start_id,))
+                "AND status IN ('active', 'delinquent') AND balance * apr / 12 >= 0.01 "
+                "ORDER BY id LIMIT 1 FOR UPDATE", (start_id,))
     account = cur.fetchone()
     if account is None:
         return {"skipped": "no_account"}
@@ -30,15 +28,15 @@ def generate_statement(cur, start_id, key):
     cur.execute("SELECT coalesce(sum(amount), 0) FROM payments WHERE credit_account_id = %s "
                 "AND status = 'settled' AND received_at >= now() - interval '30 days'", (account_id,))
     paid = cur.fetchone()[0]
-    interest = round(float(balance) * float(apr) / 12, 2) if balance > 0 else 0.0
-    if interest > 0:
-        cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
-                    "VALUES (%s, 'interest', 'monthly interest', %s) RETURNING id", (account_id, key))
-        entry_id = cur.fetchone()[0]
-        cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
-                    "(%s, 'loans_receivable', %s, %s), (%s, 'interest_income', NULL, %s)",
-                    (entry_id, account_id, interest, entry_id, -interest))
-        cur.execute("UPDATE credit_accounts SET balance = balance + %s WHERE id = %s", (interest, account_id))
+    interest = max(0.01, round(float(balance) * float(apr) / 12, 2))
+    # The interest entry always exists and carries the idempotency key.
+    cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
+                "VALUES (%s, 'interest', 'monthly interest', %s) RETURNING id", (account_id, key))
+    entry_id = cur.fetchone()[0]
+    cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
+                "(%s, 'loans_receivable', %s, %s), (%s, 'interest_income', NULL, %s)",
+                (entry_id, account_id, interest, entry_id, -interest))
+    cur.execute("UPDATE credit_accounts SET balance = balance + %s WHERE id = %s", (interest, account_id))
     closing = float(balance) + interest
     cur.execute(
         "INSERT INTO statements (credit_account_id, period_start, period_end, opening_balance, interest_charged, "
