@@ -11,6 +11,8 @@ from tests.integration.pg import InitError, LabPostgres
 from tests.integration.tools import binary
 
 ROLES = tuple(topology.PASSWORD_ENV)
+CREDIT_TABLES = ("customers", "credit_applications", "credit_accounts", "gl_accounts", "journal_entries",
+                 "ledger_lines", "payments", "statements", "collection_cases")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,36 @@ def _snapshot(server) -> dict:
         cur.execute("SELECT datname, datdba::regrole::text, datacl::text, datconnlimit FROM pg_database ORDER BY 1")
         databases = cur.fetchall()
     return {"dumps": dumps, "roles": roles, "members": members, "databases": databases}
+
+
+def test_seed_is_consistent(own_postgres):
+    """On a server no workload has touched yet (the shared one may have moved on)."""
+    with own_postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM customers")
+        assert cur.fetchone()[0] == own_postgres.seed_customers
+        for table in CREDIT_TABLES:
+            cur.execute(f"SELECT count(*) FROM {table}")
+            assert cur.fetchone()[0] > 0, f"{table} is empty"
+        cur.execute("SELECT count(*) FROM ledger_lines")
+        assert cur.fetchone()[0] >= 10 * own_postgres.seed_customers
+        # Every journal entry balances.
+        cur.execute("SELECT count(*) FROM (SELECT 1 FROM ledger_lines GROUP BY journal_entry_id"
+                    " HAVING sum(amount) <> 0) AS unbalanced")
+        assert cur.fetchone()[0] == 0
+        # Each account's balance is the sum of its receivable lines.
+        cur.execute("SELECT count(*) FROM credit_accounts a LEFT JOIN (SELECT credit_account_id, sum(amount) AS s"
+                    " FROM ledger_lines WHERE gl_code = 'loans_receivable' GROUP BY 1) l ON l.credit_account_id = a.id"
+                    " WHERE a.balance <> coalesce(l.s, 0)")
+        assert cur.fetchone()[0] == 0
+        # Delinquent accounts have exactly one open collection case.
+        cur.execute("SELECT count(*) FROM credit_accounts a WHERE status = 'delinquent' AND NOT EXISTS"
+                    " (SELECT 1 FROM collection_cases c WHERE c.credit_account_id = a.id AND c.status = 'open')")
+        assert cur.fetchone()[0] == 0
+        # Sequences were moved past the seeded ids: a default insert does not collide.
+        cur.execute("INSERT INTO customers (full_name, email, national_id, birth_date, region, annual_income)"
+                    " VALUES ('New Person', 'new@example.test', 'NEW-1', '1990-01-01', 'north', 1) RETURNING id")
+        assert cur.fetchone()[0] > own_postgres.seed_customers
+        conn.rollback()
 
 
 def test_rerunning_every_script_changes_nothing(own_postgres):
