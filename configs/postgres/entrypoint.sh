@@ -16,8 +16,11 @@ if [ "${1:0:1}" = '-' ]; then
 fi
 if [ "$1" = 'postgres' ]; then
 	if [ "$(id -u)" = '0' ]; then
-		# The server refuses root; su-exec is what the alpine image's own entrypoint uses.
-		su-exec postgres /usr/local/bin/credit-lab-reapply.sh "$@"
+		# The server refuses root: step down the way the image's own entrypoint does
+		# (gosu in current postgres:15-alpine builds, su-exec in older ones; both are there).
+		step_down=su-exec
+		if command -v gosu > /dev/null; then step_down=gosu; fi
+		"$step_down" postgres /usr/local/bin/credit-lab-reapply.sh "$@"
 	else
 		/usr/local/bin/credit-lab-reapply.sh "$@"
 	fi

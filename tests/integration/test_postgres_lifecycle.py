@@ -27,9 +27,8 @@ def own_postgres(tmp_path_factory):
 
 
 def _can_login(server, role, password, dbname=topology.DATABASE) -> bool:
-    dsn = f"host=127.0.0.1 port={server.port} dbname={dbname} user={role} password={password}"
     try:
-        psycopg2.connect(dsn).close()
+        psycopg2.connect(host="127.0.0.1", port=server.port, dbname=dbname, user=role, password=password).close()
         return True
     except psycopg2.OperationalError as exc:
         assert "password authentication failed" in str(exc), exc
@@ -105,6 +104,8 @@ def test_a_changed_password_reaches_an_existing_database_on_restart(own_postgres
     old = dict(own_postgres.passwords)
     for role in ROLES:
         own_postgres.passwords[role] = f"changed-{role}-{os.urandom(6).hex()}"
+    # Passwords are data, not SQL or shell: quotes, spaces, backslashes, $ and :vars pass intact.
+    own_postgres.passwords[topology.WORKLOAD_ROLE] = "it's a \\ \"p@ss\" $HOME :'x' ;--"
     own_postgres.restart()            # what replacing the container with a new env does
     assert "Skipping" not in own_postgres.log_text()[-200:]
     for role in ROLES:
