@@ -21,6 +21,7 @@ Typical use (see conftest.py for the shared session fixture):
 """
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import shlex
@@ -79,6 +80,7 @@ class LabPostgres:
         self.bin_dir = self.work_dir / "bin"
         self.log_path = self.work_dir / "postgres.log"
         self._server: subprocess.Popen | None = None
+        atexit.register(self.stop)   # a crashed test run must not leave a server behind
         self.script_seconds: dict[str, float] = {}   # init script -> seconds, last run (for bench/)
 
     # ---- public API -------------------------------------------------------------------------

@@ -128,6 +128,19 @@ def test_restart_restores_monitoring_objects_lost_from_a_database(own_postgres):
         assert cur.fetchone()[0] is True
 
 
+def test_restart_seeds_a_database_whose_seed_never_committed(own_postgres):
+    """An init cut short during the seed leaves empty tables (the seed is one transaction);
+    the next start's reapply seeds them."""
+    with own_postgres.connect(topology.SUPERUSER) as conn, conn.cursor() as cur:
+        cur.execute(f"TRUNCATE {', '.join(CREDIT_TABLES[:3] + CREDIT_TABLES[4:])} RESTART IDENTITY")
+    own_postgres.restart()
+    with own_postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*), max(id) FROM customers")
+        assert cur.fetchone() == (own_postgres.seed_customers, own_postgres.seed_customers)
+        cur.execute("SELECT count(*) FROM ledger_lines")
+        assert cur.fetchone()[0] >= 10 * own_postgres.seed_customers
+
+
 def test_a_missing_password_stops_start_of_an_existing_database(own_postgres):
     kept = own_postgres.passwords[topology.WORKLOAD_ROLE]
     own_postgres.passwords[topology.WORKLOAD_ROLE] = ""
