@@ -60,11 +60,15 @@ def test_settings_parse_rules():
 def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):
     run = WorkloadRun(tmp_path, workload_env(lab_postgres, WORKLOAD_RATE=40)).start()
     try:
+        early = run.health()        # before the first reports: not healthy yet
         run.wait_reports(per_service=1, services=5, timeout=30)
+        healthy = run.health()
     finally:
         code, took = run.stop(timeout=15)
     assert code == 0, run.stderr()[-3000:]
     assert took < 8, f"took {took:.1f}s to stop"
+    assert early.returncode == 1 and "no status yet" in early.stderr, early.stderr
+    assert healthy.returncode == 0, healthy.stderr
     finals = [r for r in run.reports() if r["workers"] == "stopped"]
     assert len(finals) == 5, run.stdout()
     assert "Traceback" not in run.stderr(), run.stderr()[-3000:]

@@ -47,7 +47,8 @@ class WorkloadRun:
         self.dir = Path(base_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.out_path, self.err_path = self.dir / f"{name}.out", self.dir / f"{name}.err"
-        self.env = env
+        self.env = dict(env)
+        self.env.setdefault("WORKLOAD_STATUS_DIR", str(self.dir / f"{name}-status"))
         self.proc = None
 
     def start(self) -> "WorkloadRun":
@@ -69,6 +70,11 @@ class WorkloadRun:
             self.proc.wait(5)
             return -9, time.monotonic() - started
         return self.proc.returncode, time.monotonic() - started
+
+    def health(self) -> subprocess.CompletedProcess:
+        """The container healthcheck command, with the container's environment."""
+        return subprocess.run([sys.executable, "-m", "credit_workload.health"], env=self.env,
+                              capture_output=True, text=True, timeout=30, cwd="/")
 
     def stdout(self) -> str:
         return self.out_path.read_text()

@@ -5,6 +5,7 @@ are logged (rate-limited) and counted, and only the stop event ends the loop.
 """
 import json
 import logging
+import os
 import random
 import sys
 import threading
@@ -114,7 +115,21 @@ class ServiceRunner:
         snap = self.stats.take()
         workers = "stopped" if final else f"{self.alive_workers()}/{self._worker_count}"
         print(format_line(snap, self.target, workers), file=self.out, flush=True)
+        self._write_status(snap, workers)
         return snap
+
+    def _write_status(self, snap: dict, workers: str) -> None:
+        """The latest report as a file, for the container healthcheck (python -m credit_workload.health)."""
+        status = {"service": self.name, "time": time.time(), "workers": workers, "rate": snap["rate"],
+                  "target": self.target, "errors": snap["errors"], "interval": self.settings.report_interval}
+        try:
+            os.makedirs(self.settings.status_dir, exist_ok=True)
+            tmp = os.path.join(self.settings.status_dir, f".{self.key}.json.tmp")
+            with open(tmp, "w") as f:
+                json.dump(status, f)
+            os.replace(tmp, os.path.join(self.settings.status_dir, f"{self.key}.json"))
+        except OSError as exc:   # a read-only /tmp must not stop the workload
+            self._warn("status", "cannot write status file: %s", exc)
 
     def _report_loop(self) -> None:
         while not self.stop.wait(self.settings.report_interval):

@@ -49,13 +49,15 @@ ENV_REPORT_INTERVAL = "WORKLOAD_REPORT_INTERVAL"
 ENV_THREADS = "WORKLOAD_THREADS"
 ENV_DURATION = "WORKLOAD_DURATION"        # optional: stop cleanly after this many seconds
 ENV_ACK_LOG = "WORKLOAD_ACK_LOG"          # optional: file that gets one JSON line per committed write (tests)
+ENV_STATUS_DIR = "WORKLOAD_STATUS_DIR"    # where each service writes its latest report (healthcheck reads it)
+DEFAULT_STATUS_DIR = "/tmp/credit-workload"
 ENV_DD_ENV, ENV_DD_VERSION, ENV_DD_SERVICE = "DD_ENV", "DD_VERSION", "DD_SERVICE"
 ENV_DD_AGENT_HOST, ENV_DD_TRACE_AGENT_URL = "DD_AGENT_HOST", "DD_TRACE_AGENT_URL"
 ENV_DD_TRACE_ENABLED = "DD_TRACE_ENABLED"
 ENV_DD_DBM_MODE = "DD_DBM_PROPAGATION_MODE"
 
 ALL_ENV_VARS = (ENV_PGHOST, ENV_PGPORT, ENV_PGDATABASE, ENV_PGUSER, ENV_PGPASSWORD, ENV_DSN, ENV_RATE,
-                ENV_SERVICES, ENV_SCENARIO, ENV_REPORT_INTERVAL, ENV_THREADS, ENV_DURATION, ENV_ACK_LOG, ENV_DD_ENV,
+                ENV_SERVICES, ENV_SCENARIO, ENV_REPORT_INTERVAL, ENV_THREADS, ENV_DURATION, ENV_ACK_LOG, ENV_STATUS_DIR, ENV_DD_ENV,
                 ENV_DD_VERSION, ENV_DD_AGENT_HOST, ENV_DD_TRACE_AGENT_URL, ENV_DD_TRACE_ENABLED,
                 ENV_DD_DBM_MODE)
 
@@ -86,6 +88,7 @@ class Settings:
     trace_enabled: bool
     dbm_mode: str
     ack_log: Optional[str]
+    status_dir: str
     agent_url: Optional[str]  # DD_TRACE_AGENT_URL, else DD_AGENT_HOST: ddtrace resolves it itself
 
     def __repr__(self) -> str:  # keep the password out of logs and tracebacks
@@ -255,6 +258,7 @@ def parse(env: Mapping[str, str]) -> Settings:
         threads=_number(env, ENV_THREADS, DEFAULT_THREADS, 1, MAX_THREADS, cast=int),
         duration=_number(env, ENV_DURATION, None, 0.1, 10 ** 7),
         ack_log=env.get(ENV_ACK_LOG, "").strip() or None,
+        status_dir=env.get(ENV_STATUS_DIR, "").strip() or DEFAULT_STATUS_DIR,
         dd_env=env.get(ENV_DD_ENV, "").strip() or DEFAULT_ENV,
         dd_version=env.get(ENV_DD_VERSION, "").strip() or DEFAULT_VERSION,
         trace_enabled=_bool(env, ENV_DD_TRACE_ENABLED, True),
