@@ -66,9 +66,19 @@ def checks_label(env: str) -> str:
                       sort_keys=True)
 
 
+# A log entry starts with log_line_prefix's timestamp (%m); auto_explain's JSON plans span many
+# lines and must stay one entry (the rule Datadog's postgres integration documents).
+MULTI_LINE_START = r"\d{4}-(0?[1-9]|1[012])-(0?[1-9]|[12][0-9]|3[01])"
+
+
 def postgres_logs_label() -> str:
     """Value of LOGS_LABEL on the PostgreSQL container: its stderr log, parsed as PostgreSQL's."""
-    return json.dumps([{"source": "postgresql", "service": POSTGRES_SERVICE}])
+    return json.dumps([{
+        "source": "postgresql",
+        "service": POSTGRES_SERVICE,
+        "log_processing_rules": [{"type": "multi_line", "name": "new_entry_starts_with_date",
+                                  "pattern": MULTI_LINE_START}],
+    }])
 
 
 def dbm_url(app_host: str, env: str) -> str:

@@ -48,7 +48,10 @@ def test_postgres_check_with_dbm_on_credit_database(datadog_run):
 def test_postgres_logs_are_labelled_for_collection(datadog_run):
     postgres = datadog_run.containers()["postgres-container"]
     labels = {label["label"]: label["value"] for label in postgres.inputs["labels"]}
-    assert json.loads(labels[render.LOGS_LABEL]) == [{"source": "postgresql", "service": render.POSTGRES_SERVICE}]
+    (config,) = json.loads(labels[render.LOGS_LABEL])
+    assert (config["source"], config["service"]) == ("postgresql", render.POSTGRES_SERVICE), postgres.urn
+    (rule,) = config["log_processing_rules"]
+    assert rule["type"] == "multi_line", postgres.urn
 
 
 def test_dbm_url_is_built_for_the_site(datadog_run):
