@@ -44,7 +44,7 @@ def _sample_activity(pg, seconds: float) -> list[tuple[str, str]]:
 
 def test_services_traced_with_dbm_propagation(lab_postgres, test_agent, tmp_path):
     env = workload_env(lab_postgres, WORKLOAD_RATE=40, DD_TRACE_ENABLED="true",
-                       DD_TRACE_AGENT_URL=test_agent.url, DD_VERSION="9.9.9")
+                       DD_TRACE_AGENT_URL=test_agent.url, DD_VERSION="9.9.9", WORKLOAD_LOG_LEVEL="debug")
     env.pop("DD_DBM_PROPAGATION_MODE", None)          # the workload sets full itself
     run = WorkloadRun(tmp_path, env).start()
     try:
@@ -86,3 +86,11 @@ def test_services_traced_with_dbm_propagation(lab_postgres, test_agent, tmp_path
             matched += 1
     assert matched > 0, "no traceparent seen by PostgreSQL matches a span the test agent received"
     assert services_in_dbm == {settings.service_name(k) for k in settings.SERVICES}, services_in_dbm
+
+    # 4. Log lines about an operation carry the trace id of its root span (128-bit hex, as ddtrace logs it).
+    root_ids = {f"{r['meta'].get('_dd.p.tid', '0' * 16)}{r['trace_id']:016x}" for r in roots}
+    op_lines = [line for line in run.stderr().splitlines() if " done in " in line]
+    assert op_lines, run.stderr()[-2000:]
+    logged = [re.search(r"dd\.trace_id=([0-9a-f]{32})", line) for line in op_lines]
+    assert all(logged), [line for line, m in zip(op_lines, logged) if not m][:3]
+    assert sum(m.group(1) in root_ids for m in logged) > 0.9 * len(logged)

@@ -15,7 +15,7 @@ def main() -> int:
         return 2
     from . import logs
     from .supervisor import Supervisor
-    logs.configure()
+    logs.configure("credit-workload", settings.log_level)
     return Supervisor(settings).run()
 
 

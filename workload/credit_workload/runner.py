@@ -73,38 +73,44 @@ class ServiceRunner:
     def _one(self, session: Session, rng: random.Random) -> None:
         op = self.service.next_operation(rng)
         started = time.perf_counter()
-        try:
-            with tracing.root_span(self.key, op.name, self.settings.scenario) as span:
+        crashed = False
+        # Everything about the operation, log lines included, happens inside its root span, so
+        # each log line carries the trace id of the operation it is about.
+        with tracing.root_span(self.key, op.name, self.settings.scenario) as span:
+            if span is not None:
+                for tag, value in op.tags.items():
+                    span.set_tag(tag, value)
+            try:
+                result, retries = session.transaction(op.run, *op.args)
+            except Stopped:
+                return
+            except Exception as exc:  # GaveUp, or a bug: never the end of the worker
+                kind = exc.kind if isinstance(exc, GaveUp) else type(exc).__name__
+                crashed = not isinstance(exc, GaveUp)
                 if span is not None:
-                    for tag, value in op.tags.items():
-                        span.set_tag(tag, value)
-                try:
-                    result, retries = session.transaction(op.run, *op.args)
-                except GaveUp as exc:
-                    if span is not None:
-                        span.error = 1
-                        span.set_tag("error.type", exc.kind)
-                        span.set_tag("error.message", str(exc))
-                    raise
+                    span.error = 1
+                    span.set_tag("error.type", kind)
+                    span.set_tag("error.message", str(exc))
+                self.stats.error(kind)
+                self._warn(kind, "%s %s %s: %s", self.name, op.name, "crashed" if crashed else "failed",
+                           exc if not crashed else repr(exc))
+                result = None
+            else:
+                result = result or {}
                 if span is not None:
                     span.set_tag("credit.retries", retries)
                     for tag, value in (result or {}).items():
                         span.set_tag(f"credit.{tag}", value)
-        except Stopped:
+                log.debug("%s %s done in %.1f ms: %s", self.name, op.name,
+                          (time.perf_counter() - started) * 1000, result)
+        if result is None:
+            if crashed:
+                self.stop.wait(0.5)   # a bug: do not spin on it
             return
-        except GaveUp as exc:
-            self.stats.error(exc.kind)
-            self._warn(exc.kind, "%s %s failed: %s", self.name, op.name, exc)
-            return
-        except Exception as exc:  # a bug must not kill the worker: count it, log it, go on
-            self.stats.error(type(exc).__name__)
-            self._warn(type(exc).__name__, "%s %s crashed: %r", self.name, op.name, exc)
-            self.stop.wait(0.5)
-            return
-        self.stats.ok(time.perf_counter() - started, retries, bool((result or {}).get("replayed")))
+        self.stats.ok(time.perf_counter() - started, retries, bool(result.get("replayed")))
         if self.on_ack is not None:
             self.on_ack(self.key, op.name, result)
-        if self._ack_file is not None and result and result.get("idempotency_key"):
+        if self._ack_file is not None and result.get("idempotency_key"):
             line = json.dumps({"service": self.key, "operation": op.name, **result}, default=str)
             with self._ack_lock:
                 if self._ack_file is not None:

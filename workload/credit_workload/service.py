@@ -3,6 +3,7 @@
 Its own process so that DBM names it as its own calling service (`ddps` is process-wide, FACTS.md §3).
 Order matters: settings, then tracing (ddtrace.auto), and only then anything importing psycopg2.
 """
+import logging
 import os
 import signal
 import sys
@@ -23,13 +24,17 @@ def main(argv=None) -> int:
         print(f"credit-workload: error: {exc}", file=sys.stderr)
         return 2
     tracing.setup(settings, name)
-    logs.configure(name)
+    logs.configure(name, settings.log_level)
     from .runner import ServiceRunner   # imports psycopg2: only after ddtrace.auto
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     runner = ServiceRunner(settings, argv[0], stop)
+    logging.getLogger("credit_workload").info(
+        "%s: scenario %s, target %s ops/s, tracing %s (DBM %s)", name, settings.scenario,
+        "max" if runner.target is None else f"{runner.target:.1f}", "on" if settings.trace_enabled else "off",
+        settings.dbm_mode)
     runner.start()
     stop.wait(settings.duration)
     stop.set()

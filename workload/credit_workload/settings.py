@@ -49,6 +49,8 @@ ENV_REPORT_INTERVAL = "WORKLOAD_REPORT_INTERVAL"
 ENV_THREADS = "WORKLOAD_THREADS"
 ENV_DURATION = "WORKLOAD_DURATION"        # optional: stop cleanly after this many seconds
 ENV_ACK_LOG = "WORKLOAD_ACK_LOG"          # optional: file that gets one JSON line per committed write (tests)
+ENV_LOG_LEVEL = "WORKLOAD_LOG_LEVEL"      # the workload's own log level (ddtrace's stays at info)
+LOG_LEVELS = ("debug", "info", "warning", "error")
 ENV_STATUS_DIR = "WORKLOAD_STATUS_DIR"    # where each service writes its latest report (healthcheck reads it)
 DEFAULT_STATUS_DIR = "/tmp/credit-workload"
 ENV_DD_ENV, ENV_DD_VERSION, ENV_DD_SERVICE = "DD_ENV", "DD_VERSION", "DD_SERVICE"
@@ -57,7 +59,7 @@ ENV_DD_TRACE_ENABLED = "DD_TRACE_ENABLED"
 ENV_DD_DBM_MODE = "DD_DBM_PROPAGATION_MODE"
 
 ALL_ENV_VARS = (ENV_PGHOST, ENV_PGPORT, ENV_PGDATABASE, ENV_PGUSER, ENV_PGPASSWORD, ENV_DSN, ENV_RATE,
-                ENV_SERVICES, ENV_SCENARIO, ENV_REPORT_INTERVAL, ENV_THREADS, ENV_DURATION, ENV_ACK_LOG, ENV_STATUS_DIR, ENV_DD_ENV,
+                ENV_SERVICES, ENV_SCENARIO, ENV_REPORT_INTERVAL, ENV_THREADS, ENV_DURATION, ENV_ACK_LOG, ENV_STATUS_DIR, ENV_LOG_LEVEL, ENV_DD_ENV,
                 ENV_DD_VERSION, ENV_DD_AGENT_HOST, ENV_DD_TRACE_AGENT_URL, ENV_DD_TRACE_ENABLED,
                 ENV_DD_DBM_MODE)
 
@@ -89,6 +91,7 @@ class Settings:
     dbm_mode: str
     ack_log: Optional[str]
     status_dir: str
+    log_level: str
     agent_url: Optional[str]  # DD_TRACE_AGENT_URL, else DD_AGENT_HOST: ddtrace resolves it itself
 
     def __repr__(self) -> str:  # keep the password out of logs and tracebacks
@@ -241,6 +244,10 @@ def parse(env: Mapping[str, str]) -> Settings:
     if scenario not in SCENARIOS:
         raise _err(ENV_SCENARIO, scenario, f"expected one of {', '.join(SCENARIOS)}")
 
+    log_level = env.get(ENV_LOG_LEVEL, "").strip().lower() or "info"
+    if log_level not in LOG_LEVELS:
+        raise _err(ENV_LOG_LEVEL, env[ENV_LOG_LEVEL], f"expected one of {', '.join(LOG_LEVELS)}")
+
     dbm_mode = env.get(ENV_DD_DBM_MODE, "").strip() or DEFAULT_DBM_MODE
     if dbm_mode not in DBM_MODES:
         raise _err(ENV_DD_DBM_MODE, dbm_mode, f"expected one of {', '.join(DBM_MODES)}")
@@ -259,6 +266,7 @@ def parse(env: Mapping[str, str]) -> Settings:
         duration=_number(env, ENV_DURATION, None, 0.1, 10 ** 7),
         ack_log=env.get(ENV_ACK_LOG, "").strip() or None,
         status_dir=env.get(ENV_STATUS_DIR, "").strip() or DEFAULT_STATUS_DIR,
+        log_level=log_level,
         dd_env=env.get(ENV_DD_ENV, "").strip() or DEFAULT_ENV,
         dd_version=env.get(ENV_DD_VERSION, "").strip() or DEFAULT_VERSION,
         trace_enabled=_bool(env, ENV_DD_TRACE_ENABLED, True),

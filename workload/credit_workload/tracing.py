@@ -88,9 +88,10 @@ def log_ids() -> str:
         return ""
     # ddtrace's public log-correlation helper: the same id format Datadog's log pipeline joins on.
     ctx = _tracer.get_log_correlation_context()
-    if ctx.get("trace_id", "0") in ("0", ""):
+    trace_id, span_id = ctx.get("dd.trace_id", "0"), ctx.get("dd.span_id", "0")
+    if trace_id in ("0", ""):
         return ""
-    return f"dd.trace_id={ctx['trace_id']} dd.span_id={ctx['span_id']}"
+    return f"dd.trace_id={trace_id} dd.span_id={span_id}"
 
 
 class TraceIdFilter(logging.Filter):
