@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from components import topology
+from credit_workload import settings
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT = re.compile(r"^(?P<service>credit-\w+)\s+ops/s=(?P<rate>[\d.]+)/(?P<target>[\d.]+|max) ok=(?P<ok>\d+) "
@@ -29,13 +30,15 @@ def free_port() -> int:
 
 def workload_env(pg, **overrides) -> dict:
     """The container's environment for a LabPostgres (plus PATH/PYTHONPATH to run from the repo)."""
-    env = {
+    # The same renderer the Pulumi component uses; only the address, the report interval and
+    # DD_ENV differ here, plus what running from the repo needs.
+    env = settings.render_env(host="127.0.0.1", port=pg.port, dbname=topology.DATABASE,
+                              user=topology.WORKLOAD_ROLE, report_interval=2, dd_env="test")
+    env.update({
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": os.pathsep.join([str(REPO / "workload"), str(REPO)]),
-        "PGHOST": "127.0.0.1", "PGPORT": str(pg.port), "PGDATABASE": topology.DATABASE,
-        "PGUSER": topology.WORKLOAD_ROLE, "PGPASSWORD": pg.passwords[topology.WORKLOAD_ROLE],
-        "WORKLOAD_REPORT_INTERVAL": "2", "DD_TRACE_ENABLED": "false", "DD_ENV": "test",
-    }
+        "PGPASSWORD": pg.passwords[topology.WORKLOAD_ROLE],
+    })
     env.update({k: str(v) for k, v in overrides.items()})
     return env
 

@@ -272,3 +272,25 @@ def parse(env: Mapping[str, str]) -> Settings:
         trace_enabled=_bool(env, ENV_DD_TRACE_ENABLED, True),
         **conn,
     )
+
+
+def render_env(*, host: str, port: int, dbname: str, user: str, rate=DEFAULT_RATE, services=SERVICES,
+               scenario: str = DEFAULT_SCENARIO, report_interval: float = DEFAULT_REPORT_INTERVAL,
+               threads: int = DEFAULT_THREADS, dd_env: str = DEFAULT_ENV, dd_version: str = DEFAULT_VERSION,
+               agent_host: Optional[str] = None) -> dict:
+    """The workload container's environment (all but PGPASSWORD, which the caller adds as a secret).
+
+    One renderer for the Pulumi component and the tests. With no agent_host, tracing is off: no
+    spans to send, nothing logged about a missing agent. Validated with parse(): SettingsError.
+    """
+    env = {
+        ENV_PGHOST: host, ENV_PGPORT: str(port), ENV_PGDATABASE: dbname, ENV_PGUSER: user,
+        ENV_RATE: str(rate), ENV_SERVICES: ",".join(services) if not isinstance(services, str) else services,
+        ENV_SCENARIO: scenario, ENV_REPORT_INTERVAL: f"{float(report_interval):g}", ENV_THREADS: str(threads),
+        ENV_DD_ENV: dd_env, ENV_DD_VERSION: dd_version, ENV_DD_DBM_MODE: DEFAULT_DBM_MODE,
+        ENV_DD_TRACE_ENABLED: "true" if agent_host else "false",
+    }
+    if agent_host:
+        env[ENV_DD_AGENT_HOST] = agent_host
+    parse(env)
+    return env
