@@ -34,23 +34,12 @@ class WorkloadArgs:
 
 
 def workload_env(args: WorkloadArgs) -> dict[str, str]:
-    """The container's non-secret env (PGPASSWORD goes separately, as a secret)."""
-    env = {
-        ws.ENV_PGHOST: topology.POSTGRES_ALIAS,
-        ws.ENV_PGPORT: str(topology.POSTGRES_PORT),
-        ws.ENV_PGDATABASE: topology.DATABASE,
-        ws.ENV_PGUSER: topology.WORKLOAD_ROLE,
-        ws.ENV_RATE: args.knobs.rate,
-        ws.ENV_SERVICES: ",".join(args.knobs.services),
-        ws.ENV_SCENARIO: args.knobs.scenario,
-        ws.ENV_DD_ENV: args.dd_env,
-        ws.ENV_DD_VERSION: ws.DEFAULT_VERSION,
-        ws.ENV_DD_DBM_MODE: "full",
-        ws.ENV_DD_TRACE_ENABLED: "true" if args.agent_host else "false",
-    }
-    if args.agent_host:
-        env[ws.ENV_DD_TRACE_AGENT_URL] = f"http://{args.agent_host}:{topology.APM_PORT}"
-    return env
+    """The container's non-secret env, from the workload's own renderer (PGPASSWORD goes
+    separately, as a secret). Without an agent, tracing is off."""
+    return ws.render_env(
+        host=topology.POSTGRES_ALIAS, port=topology.POSTGRES_PORT, dbname=topology.DATABASE,
+        user=topology.WORKLOAD_ROLE, rate=args.knobs.rate, services=args.knobs.services,
+        scenario=args.knobs.scenario, dd_env=args.dd_env, agent_host=args.agent_host)
 
 
 class Workload(pulumi.ComponentResource):

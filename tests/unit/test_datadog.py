@@ -66,7 +66,7 @@ def test_workload_traces_to_agent_only_when_there_is_one(request, fixture, trace
     assert env["DD_TRACE_ENABLED"] == ("true" if traced else "false"), workload.urn
     assert env["DD_DBM_PROPAGATION_MODE"] == "full", workload.urn
     if traced:
-        assert env["DD_TRACE_AGENT_URL"] == f"http://{topology.AGENT_ALIAS}:{topology.APM_PORT}", workload.urn
+        assert env["DD_AGENT_HOST"] == topology.AGENT_ALIAS, workload.urn  # ddtrace's default port: APM_PORT
         agent = run.containers()["datadog-agent-container"]
         assert agent.urn in workload.dependencies, f"{workload.urn} starts before the agent"
     else:

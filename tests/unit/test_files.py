@@ -78,3 +78,18 @@ def test_healthchecks_are_the_renderers(default_run):
     for name, module in (("postgres-exporter-container", exporter), ("prometheus-container", prometheus),
                          ("grafana-container", grafana)):
         assert containers[name].inputs["healthcheck"]["tests"] == module.healthcheck(), containers[name].urn
+
+
+def test_workload_env_is_the_workload_renderer(datadog_run):
+    from components.settings import declarations
+    from workload.credit_workload import settings as ws
+    container = datadog_run.containers()["workload-container"]
+    env = env_of(container)
+    env.pop(ws.ENV_PGPASSWORD)
+    config = declarations()
+    assert env == ws.render_env(
+        host=topology.POSTGRES_ALIAS, port=topology.POSTGRES_PORT, dbname=topology.DATABASE,
+        user=topology.WORKLOAD_ROLE, rate=config["workloadRate"]["default"],
+        services=tuple(config["workloadServices"]["default"].split(",")),
+        scenario=config["workloadScenario"]["default"], dd_env=config["ddEnv"]["default"],
+        agent_host=topology.AGENT_ALIAS), container.urn
