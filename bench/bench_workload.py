@@ -21,11 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "workload")]
 
-from components import topology  # noqa: E402
-from credit_workload import settings  # noqa: E402
-from tests.integration.pg import LabPostgres  # noqa: E402
-from tests.integration.tools import binary  # noqa: E402
-from tests.integration.workload_support import TestAgent, WorkloadRun, workload_env  # noqa: E402
+from credit_workload import settings
+
+from components import topology
+from tests.integration.pg import LabPostgres
+from tests.integration.tools import binary
+from tests.integration.workload_support import TestAgent, WorkloadRun, workload_env
 
 THREADS = 2
 CLIENTS = THREADS * len(settings.SERVICES)
@@ -95,7 +96,7 @@ def children_cpu() -> float:
 
 def tree_rss_mb(pid: int) -> float:
     """Memory of a process and its descendants as PSS (shared pages split, so the sum is fair)."""
-    out = subprocess.run(["ps", "-o", "pid=,ppid=", "-e"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-o", "pid=,ppid=", "-e"], capture_output=True, text=True, check=False).stdout
     rows = [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
     pids, changed = {pid}, True
     while changed:
@@ -172,7 +173,7 @@ def run_pgbench(pg, tmp, seconds) -> dict:
     out = subprocess.run([str(binary("pgbench")), "-n", "-h", "127.0.0.1", "-p", str(pg.port), "-U",
                           topology.WORKLOAD_ROLE, "-c", str(CLIENTS), "-j", "2", "-T", str(int(seconds)),
                           "-D", f"maxc={maxc}", "-D", f"maxa={maxa}", *args, topology.DATABASE],
-                         env=env, capture_output=True, text=True, timeout=seconds + 60)
+                         env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
     assert out.returncode == 0, out.stderr[-2000:] + out.stdout[-2000:]
     tps = float(out.stdout.split("tps = ")[1].split()[0])
     failed = out.stdout.split("number of failed transactions: ")[1].split()[0]

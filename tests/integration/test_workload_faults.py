@@ -3,15 +3,18 @@ server restarts once, within 60 s. No worker thread dies, the double-entry invar
 check, every acknowledged write is in the database exactly once, and the rate comes back."""
 import json
 import time
-from collections import Counter
 
 import psycopg2
 import pytest
+from credit_workload import settings
 
 from components import topology
-from credit_workload import settings
 from tests.integration.pg import LabPostgres
-from tests.integration.workload_support import WorkloadRun, invariant_violations, workload_env
+from tests.integration.workload_support import (
+    WorkloadRun,
+    invariant_violations,
+    workload_env,
+)
 
 RATE = 40
 KILL_AT = (6, 9, 12, 15, 27, 30)    # seconds after the first reports: pg_terminate_backend of all workload backends

@@ -4,11 +4,11 @@ import random
 import threading
 
 import pytest
-
-from components import topology
 from credit_workload import settings
 from credit_workload.db import Session
 from credit_workload.services import load_service
+
+from components import topology
 from tests.integration.workload_support import invariant_violations
 
 # (service, operation name, how to count the rows its key produced)

@@ -2,8 +2,6 @@
 the server log with auto_explain, pg_stat_statements); steady shows none of those signatures."""
 import time
 
-import pytest
-
 from components import topology
 from tests.integration.workload_support import WorkloadRun, workload_env
 
@@ -86,7 +84,7 @@ def test_steady_shows_no_scenario_signature(lab_postgres, tmp_path):
 
 
 def test_lock_contention_makes_lock_waits(lab_postgres, tmp_path):
-    watch, run = _run_scenario(lab_postgres, tmp_path, "lock-contention", lambda w: w.lock_waits >= 10)
+    watch, _ = _run_scenario(lab_postgres, tmp_path, "lock-contention", lambda w: w.lock_waits >= 10)
     assert watch.lock_waits >= 10, watch.lock_waits
 
 

@@ -4,11 +4,10 @@ Each service is its own process, so DBM's calling service (ddps) is per service 
 import re
 import time
 
-import psycopg2
 import pytest
+from credit_workload import settings
 
 from components import topology
-from credit_workload import settings
 from tests.integration.workload_support import TestAgent, WorkloadRun, workload_env
 
 COMMENT = re.compile(r"/\*(?P<body>[^*]*traceparent='00-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-\d\d'[^*]*)\*/")

@@ -14,8 +14,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from components import topology
 from credit_workload import settings
+
+from components import topology
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT = re.compile(r"^(?P<service>credit-\w+)\s+ops/s=(?P<rate>[\d.]+)/(?P<target>[\d.]+|max) ok=(?P<ok>\d+) "
@@ -54,7 +55,7 @@ class WorkloadRun:
         self.env.setdefault("WORKLOAD_STATUS_DIR", str(self.dir / f"{name}-status"))
         self.proc = None
 
-    def start(self) -> "WorkloadRun":
+    def start(self) -> WorkloadRun:
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.proc = subprocess.Popen([sys.executable, "-m", "credit_workload"], env=self.env,
                                          stdout=out, stderr=err, cwd="/")
@@ -77,7 +78,7 @@ class WorkloadRun:
     def health(self) -> subprocess.CompletedProcess:
         """The container healthcheck command, with the container's environment."""
         return subprocess.run([sys.executable, "-m", "credit_workload.health"], env=self.env,
-                              capture_output=True, text=True, timeout=30, cwd="/")
+                              capture_output=True, text=True, timeout=30, cwd="/", check=False)
 
     def stdout(self) -> str:
         return self.out_path.read_text()
@@ -122,7 +123,7 @@ class TestAgent:
         self.log_path = Path(base_dir) / "test-agent.log"
         self.proc = None
 
-    def start(self) -> "TestAgent":
+    def start(self) -> TestAgent:
         exe = shutil.which("ddapm-test-agent")
         assert exe, "ddapm-test-agent not installed (pip install ddapm-test-agent==1.69.1)"
         with open(self.log_path, "w") as log:

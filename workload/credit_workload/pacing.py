@@ -6,13 +6,12 @@ restart, a lock pile-up) the backlog is dropped instead of replayed as a burst.
 """
 import threading
 import time
-from typing import Optional
 
 MAX_LAG = 1.0   # seconds of backlog the schedule keeps before it forgets missed slots
 
 
 class Pacer:
-    def __init__(self, rate: Optional[float], clock=time.monotonic):
+    def __init__(self, rate: float | None, clock=time.monotonic):
         self.rate = rate
         self._clock = clock
         self._lock = threading.Lock()

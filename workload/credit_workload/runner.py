@@ -52,7 +52,8 @@ class ServiceRunner:
         self._threads = []
         self._worker_count = 0
         self._ack_lock = threading.Lock()
-        self._ack_file = open(settings.ack_log, "a", buffering=1) if settings.ack_log else None
+        # Held open for the runner's life (closed in join), line-buffered: one write per ack.
+        self._ack_file = open(settings.ack_log, "a", buffering=1) if settings.ack_log else None  # noqa: SIM115
 
     # -- workers ---------------------------------------------------------------------------
     def _session(self) -> Session:
@@ -84,7 +85,7 @@ class ServiceRunner:
                 result, retries = session.transaction(op.run, *op.args)
             except Stopped:
                 return
-            except Exception as exc:  # GaveUp, or a bug: never the end of the worker
+            except Exception as exc:  # noqa: BLE001 - GaveUp, or a bug: never the end of the worker
                 kind = exc.kind if isinstance(exc, GaveUp) else type(exc).__name__
                 crashed = not isinstance(exc, GaveUp)
                 if span is not None:

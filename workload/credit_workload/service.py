@@ -25,7 +25,7 @@ def main(argv=None) -> int:
         return 2
     tracing.setup(settings, name)
     logs.configure(name, settings.log_level)
-    from .runner import ServiceRunner   # imports psycopg2: only after ddtrace.auto
+    from .runner import ServiceRunner  # imports psycopg2: only after ddtrace.auto
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

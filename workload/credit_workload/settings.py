@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
 try:  # the repo root is on sys.path in the project and the tests
@@ -78,21 +78,21 @@ class Settings:
     port: int
     dbname: str
     user: str
-    password: Optional[str]   # never printed: see __repr__
-    rate: Optional[float]     # None: unpaced
+    password: str | None   # never printed: see __repr__
+    rate: float | None     # None: unpaced
     services: tuple
     scenario: str
     report_interval: float
     threads: int
-    duration: Optional[float]
+    duration: float | None
     dd_env: str
     dd_version: str
     trace_enabled: bool
     dbm_mode: str
-    ack_log: Optional[str]
+    ack_log: str | None
     status_dir: str
     log_level: str
-    agent_url: Optional[str]  # DD_TRACE_AGENT_URL, else DD_AGENT_HOST: ddtrace resolves it itself
+    agent_url: str | None  # DD_TRACE_AGENT_URL, else DD_AGENT_HOST: ddtrace resolves it itself
 
     def __repr__(self) -> str:  # keep the password out of logs and tracebacks
         return (f"Settings(host={self.host!r}, port={self.port}, dbname={self.dbname!r}, user={self.user!r}, "
@@ -101,7 +101,7 @@ class Settings:
 
     __str__ = __repr__
 
-    def service_rate(self, key: str) -> Optional[float]:
+    def service_rate(self, key: str) -> float | None:
         """This service's share of the total rate (None when unpaced)."""
         return None if self.rate is None else self.rate * service_weights(self.services)[key]
 
@@ -204,6 +204,10 @@ def _bool(env, var, default: bool) -> bool:
 
 def parse(env: Mapping[str, str]) -> Settings:
     """Validate every setting from an environment mapping; raise SettingsError on the first bad one."""
+    known = {v for v in ALL_ENV_VARS if v.startswith("WORKLOAD_")}
+    for var in sorted(env):   # a mistyped knob would otherwise be ignored silently
+        if var.startswith("WORKLOAD_") and var not in known:
+            raise SettingsError(f"{var} is not a workload setting: known are {', '.join(sorted(known))}")
     conn = {
         "host": env.get(ENV_PGHOST) or (topology and topology.POSTGRES_ALIAS),
         "port": _port(ENV_PGPORT, env[ENV_PGPORT]) if env.get(ENV_PGPORT) else (topology and topology.POSTGRES_PORT),
@@ -277,7 +281,7 @@ def parse(env: Mapping[str, str]) -> Settings:
 def render_env(*, host: str, port: int, dbname: str, user: str, rate=DEFAULT_RATE, services=SERVICES,
                scenario: str = DEFAULT_SCENARIO, report_interval: float = DEFAULT_REPORT_INTERVAL,
                threads: int = DEFAULT_THREADS, dd_env: str = DEFAULT_ENV, dd_version: str = DEFAULT_VERSION,
-               agent_host: Optional[str] = None) -> dict:
+               agent_host: str | None = None) -> dict:
     """The workload container's environment (all but PGPASSWORD, which the caller adds as a secret).
 
     One renderer for the Pulumi component and the tests. With no agent_host, tracing is off: no

@@ -8,7 +8,7 @@ def percentile(sorted_values, q: float) -> float:
     """Nearest-rank percentile of an already sorted list (0.0 when empty)."""
     if not sorted_values:
         return 0.0
-    rank = max(1, int(round(q / 100.0 * len(sorted_values) + 0.5)))
+    rank = max(1, round(q / 100.0 * len(sorted_values) + 0.5))
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 

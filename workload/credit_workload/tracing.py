@@ -64,7 +64,7 @@ def flush() -> None:
     if _tracer is not None:
         try:
             _tracer.flush()
-        except Exception:  # a missing agent must not fail shutdown
+        except Exception:  # noqa: BLE001, S110 - a missing agent must not fail shutdown
             pass
 
 

@@ -1,8 +1,8 @@
 """The five credit services: one module each, each with its own query shape (DESIGN.md)."""
 import importlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass

@@ -103,8 +103,8 @@ class Service(BaseService):
 def idle_loop(runner, service):
     import random
 
-    from ..db import GaveUp, Session, Stopped
     from .. import tracing
+    from ..db import GaveUp, Session, Stopped
     session = Session(runner.settings.connect_kwargs(runner.key), runner.stop)
     rng = random.Random()
     try:
