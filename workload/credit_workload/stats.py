@@ -1,7 +1,10 @@
 """Per-service counters and latencies, reported as one readable line every interval."""
+import random
 import threading
 import time
 from collections import Counter
+
+MAX_SAMPLES = 50_000   # latencies kept per interval; beyond it a uniform reservoir (bounded memory)
 
 
 def percentile(sorted_values, q: float) -> float:
@@ -22,11 +25,18 @@ class Stats:
         self._latencies = []
         self._errors = Counter()
         self._since = time.monotonic()
+        self._seen = 0
         self.totals = Counter()
 
     def ok(self, seconds: float, retries: int = 0, replayed: bool = False) -> None:
         with self._lock:
-            self._latencies.append(seconds)
+            self._seen += 1
+            if len(self._latencies) < MAX_SAMPLES:
+                self._latencies.append(seconds)
+            else:   # reservoir sampling: every operation equally likely to be kept
+                slot = random.randrange(self._seen)
+                if slot < MAX_SAMPLES:
+                    self._latencies[slot] = seconds
             self.totals["ops"] += 1
             self.totals["retries"] += retries
             self.totals["replayed"] += int(replayed)
@@ -45,11 +55,11 @@ class Stats:
         """The interval since the last take(): rate, errors, percentiles (seconds); resets the interval."""
         with self._lock:
             now = time.monotonic()
-            lat, errors, since = sorted(self._latencies), self._errors, self._since
-            self._latencies, self._errors, self._since = [], Counter(), now
+            lat, errors, since, seen = sorted(self._latencies), self._errors, self._since, self._seen
+            self._latencies, self._errors, self._since, self._seen = [], Counter(), now, 0
             totals = dict(self.totals)
         elapsed = max(now - since, 1e-9)
-        return {"service": self.service, "elapsed": elapsed, "ops": len(lat), "rate": len(lat) / elapsed,
+        return {"service": self.service, "elapsed": elapsed, "ops": seen, "rate": seen / elapsed,
                 "errors": sum(errors.values()), "error_kinds": dict(errors),
                 "p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
                 "totals": totals}
