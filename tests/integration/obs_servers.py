@@ -73,7 +73,8 @@ class _Process:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                # Its own session: take any children (the workload's service processes) with it.
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         if self.proc:
             self._log.close()
