@@ -82,6 +82,28 @@ def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):
     assert "Traceback" not in run.stderr(), run.stderr()[-3000:]
 
 
+def test_no_database_yet_waits_quietly_and_stops_cleanly(tmp_path):
+    # Nothing listens on this port: the services wait for the database; SIGTERM still ends them at once.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "workload"), "PGHOST": "127.0.0.1",
+           "PGPORT": str(free_port()), "PGDATABASE": "creditdb", "PGUSER": "credit_app",
+           "WORKLOAD_REPORT_INTERVAL": "1", "DD_TRACE_ENABLED": "false"}
+    run = WorkloadRun(tmp_path, env).start()
+    try:
+        run.wait_reports(per_service=2, services=5, timeout=30)
+        deadline = time.monotonic() + 15
+        while run.stderr().count("waiting for the database") < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)     # more failed attempts, which must not log more lines
+        health = run.health()
+    finally:
+        code, took = run.stop()
+    assert code == 0 and took < 8, (code, took, run.stderr()[-2000:])
+    assert health.returncode == 1 and "workers not started" in health.stderr, health.stderr
+    assert "Traceback" not in run.stderr(), run.stderr()[-3000:]
+    waiting = [line for line in run.stderr().splitlines() if "waiting for the database" in line]
+    assert 1 <= len(waiting) <= 5, waiting     # one line per service, not one per attempt
+
+
 def test_supervisor_restarts_a_killed_service_process(lab_postgres, tmp_path):
     run = WorkloadRun(tmp_path, workload_env(lab_postgres, WORKLOAD_RATE=20, WORKLOAD_SERVICES="payments,scoring"))
     run.start()

@@ -48,11 +48,12 @@ def _lost(conn, exc) -> bool:
 
 class Session:
     def __init__(self, connect_kwargs: dict, stop: threading.Event, stats=None, fresh_per_op: bool = False,
-                 options: str = SESSION_OPTIONS):
+                 options: str = SESSION_OPTIONS, retry_window: float = RETRY_WINDOW):
         self._kwargs = dict(connect_kwargs, options=options)
         self._stop = stop
         self._stats = stats
         self._fresh = fresh_per_op           # connection-storm: a new connection for every operation
+        self._retry_window = retry_window
         self.conn = None
         self.busy = False                    # inside a transaction (SIGTERM may cancel it when late)
         self._backoff = BACKOFF_MIN
@@ -95,7 +96,7 @@ class Session:
 
     def transaction(self, fn, *args):
         """Run fn(cursor, *args) in one transaction and commit; returns (result, retries)."""
-        deadline = time.monotonic() + RETRY_WINDOW
+        deadline = time.monotonic() + self._retry_window
         retries = 0
         while True:
             if self.conn is None or self.conn.closed:

@@ -29,7 +29,11 @@ def check(env) -> str:
         if age > max_age:
             return f"{service_name(key)}: last report {age:.0f}s ago"
         alive, _, started = str(status.get("workers", "")).partition("/")
-        if status.get("workers") != "stopped" and alive != started:
+        if status.get("workers") == "stopped":
+            return f"{service_name(key)}: stopped"
+        if started in ("", "0"):
+            return f"{service_name(key)}: workers not started (waiting for the database?)"
+        if alive != started:
             return f"{service_name(key)}: only {alive} of {started} workers alive"
     return ""
 

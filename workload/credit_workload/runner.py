@@ -67,7 +67,12 @@ class ServiceRunner:
         rng = random.Random()
         try:
             while self.pacer.wait(self.stop):
-                self._one(session, rng)
+                try:
+                    self._one(session, rng)
+                except Exception as exc:  # noqa: BLE001 - last line of defence: the worker lives on
+                    self.stats.error(type(exc).__name__)
+                    self._warn(type(exc).__name__, "%s worker error: %r", self.name, exc)
+                    self.stop.wait(0.5)
         finally:
             session.close()
 
@@ -143,23 +148,40 @@ class ServiceRunner:
             self.report()
 
     # -- lifecycle -------------------------------------------------------------------------
-    def _prepare(self) -> None:
+    def _prepare(self) -> bool:
         """Load what the operations pick from (id ranges); retried until the database answers."""
-        session = Session(self.settings.connect_kwargs(self.key), self.stop, self.stats)
+        # A short retry window: say early (once per 30 s) that the database is not there yet.
+        session = Session(self.settings.connect_kwargs(self.key), self.stop, self.stats, retry_window=2.0)
         try:
             while not self.stop.is_set():
                 try:
                     with tracing.root_span(self.key, "prepare", self.settings.scenario):
                         session.transaction(self.service.prepare)
-                    return
-                except GaveUp as exc:
+                    return True
+                except Stopped:
+                    return False
+                except Exception as exc:  # noqa: BLE001 - GaveUp (database not there yet) or a bug
                     self._warn("prepare", "%s waiting for the database: %s", self.name, exc)
+                    self.stop.wait(1.0)
+            return False
         finally:
             session.close()
 
+    def _guarded(self, loop):
+        """Run a scenario's background loop; if it ever raises, log it and run it again (until stop)."""
+        def run():
+            while not self.stop.is_set():
+                try:
+                    loop()
+                except Exception as exc:  # noqa: BLE001 - never lose the loop to a bug
+                    self._warn("background", "%s background loop crashed: %r", self.name, exc)
+                    self.stop.wait(1.0)
+        return run
+
     def start(self) -> None:
         def prepared_then_work():
-            self._prepare()
+            if not self._prepare():
+                return
             workers = [threading.Thread(target=self._work, args=(i,), name=f"{self.key}-{i}", daemon=True)
                        for i in range(self.service.thread_count(self.settings.threads))]
             self._threads.extend(workers)
@@ -167,7 +189,7 @@ class ServiceRunner:
             for t in workers:
                 t.start()
             for extra in self.service.background(self):
-                t = threading.Thread(target=extra, name=f"{self.key}-bg", daemon=True)
+                t = threading.Thread(target=self._guarded(extra), name=f"{self.key}-bg", daemon=True)
                 self._threads.append(t)
                 t.start()
 
