@@ -71,7 +71,8 @@ def main():
         by_prefix = {}
         for line in samples:
             family = line.split("{")[0].split(" ")[0]
-            prefix = "_".join(family.split("_")[:2])
+            # pg_stat_statements_calls_total -> pg_stat_statements, pg_settings_x -> pg_settings
+            prefix = "_".join(family.split("_")[:3 if family.startswith("pg_stat") else 2])
             by_prefix[prefix] = by_prefix.get(prefix, 0) + 1
         prom_view = prom.query('scrape_duration_seconds{job="postgres"}')
         print(f"exporter scrape duration over {len(durations)} scrapes at workload rate {args.rate}/s:")
