@@ -83,6 +83,9 @@ def init_scripts() -> list[tuple[str, str]]:
 def container_uploads() -> list[tuple[str, str, bool]]:
     """(absolute path in the container, content, executable?) of every file the container needs."""
     uploads = [(f"{INITDB_DIR}/{name}", content, False) for name, content in init_scripts()]
+    # Files the scripts include (psql \ir), in a subfolder the entrypoint ignores.
+    uploads += [(f"{INITDB_DIR}/{path.relative_to(INITDB_SOURCE_DIR).as_posix()}", path.read_text(), False)
+                for path in sorted(INITDB_SOURCE_DIR.glob("*/*"))]
     uploads.append((ENTRYPOINT_PATH, (CONFIG_DIR / "entrypoint.sh").read_text(), True))
     uploads.append((REAPPLY_PATH, (CONFIG_DIR / "reapply.sh").read_text(), True))
     return uploads

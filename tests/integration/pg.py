@@ -166,7 +166,9 @@ class LabPostgres:
             _chown_postgres(directory)
         for path, content, executable in render.container_uploads():
             if path.startswith(render.INITDB_DIR + "/"):
-                target = self.initdb_dir / path.rsplit("/", 1)[1]
+                target = self.initdb_dir / path[len(render.INITDB_DIR) + 1:]
+                target.parent.mkdir(exist_ok=True)
+                _chown_postgres(target.parent)
             else:
                 target = self.bin_dir / path.rsplit("/", 1)[1]
             target.write_text(content)

@@ -36,9 +36,12 @@ def test_parse_conf_handles_comments_quotes_and_bare_values():
 def test_uploads_put_init_scripts_in_the_entrypoint_directory_in_order():
     uploads = render.container_uploads()
     paths = [path for path, _, _ in uploads]
-    init = [p for p in paths if p.startswith(render.INITDB_DIR + "/")]
+    init = [p for p in paths if p.startswith(render.INITDB_DIR + "/") and p.count("/") == 2]
     assert init == sorted(init) and len(init) >= 5
     assert all(p.endswith(".sql") for p in init)     # nothing the entrypoint would source or ignore
+    # Included files sit in a subfolder: the entrypoint ignores folders, psql \ir reads them.
+    included = [p for p in paths if p.startswith(render.INITDB_DIR + "/") and p.count("/") > 2]
+    assert included and all(p.endswith(".psql") for p in included)
     executables = {path for path, _, executable in uploads if executable}
     assert executables == {render.ENTRYPOINT_PATH, render.REAPPLY_PATH}
     assert render.container_entrypoint() == [render.ENTRYPOINT_PATH]

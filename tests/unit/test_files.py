@@ -28,7 +28,7 @@ def test_init_scripts_are_the_repo_files(default_run):
     scripts = sorted(p for p in files if p.startswith(postgres.INITDB_DIR + "/"))
     assert scripts, f"{container.urn}: no init scripts uploaded"
     for path in scripts:
-        source = postgres.INITDB_SOURCE_DIR / path.rsplit("/", 1)[1]
+        source = postgres.INITDB_SOURCE_DIR / path[len(postgres.INITDB_DIR) + 1:]
         assert files[path] == source.read_text(), f"{container.urn}: {path} differs from {source}"
 
 
