@@ -5,7 +5,7 @@ FOR UPDATE SKIP LOCKED so it never queues behind payments) and opens at most one
 account. Working a case may end in a charge-off, booked by double entry. Under lock-contention
 collections also reviews the hot accounts payments pile onto, holding their row locks.
 """
-from . import BaseService, Operation, already_applied, new_key
+from . import BaseService, Operation, already_applied, new_key, ledger
 from .payments import hot_accounts, hot_hold_seconds
 
 SWEEP_BATCH = 50
@@ -46,12 +46,8 @@ def work_case(cur, key, agent):
                     "AND status = 'delinquent'", (account_id,))
         return {"case_id": case_id, "outcome": "resolved"}
     if dpd >= CHARGE_OFF_DPD:
-        cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
-                    "VALUES (%s, 'charge_off', 'charged off by collections', %s) RETURNING id", (account_id, key))
-        entry_id = cur.fetchone()[0]
-        cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
-                    "(%s, 'loan_losses', NULL, %s), (%s, 'loans_receivable', %s, %s)",
-                    (entry_id, balance, entry_id, account_id, -balance))
+        entry_id = ledger.book(cur, account_id, "charge_off", "charged off by collections", key,
+                               "loan_losses", ledger.RECEIVABLE, balance)
         cur.execute("UPDATE credit_accounts SET balance = 0, status = 'charged_off', closed_at = now() "
                     "WHERE id = %s", (account_id,))
         cur.execute("UPDATE collection_cases SET status = 'charged_off', closed_at = now(), assigned_agent = %s "

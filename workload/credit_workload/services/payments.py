@@ -6,7 +6,7 @@ amount and settles the payment, in one transaction. Under lock-contention every 
 fee goes to a couple of hot accounts and holds the lock through a slow "fraud check", so the
 others queue: lock waits in pg_locks and pg_stat_activity, log_lock_waits lines in the log.
 """
-from . import BaseService, Operation, new_key
+from . import BaseService, Operation, new_key, ledger
 
 METHODS = ("ach", "card", "wire", "cash")
 HOT_ACCOUNTS = 3
@@ -52,12 +52,8 @@ def post_payment(cur, start_id, amount, method, key, hot_ids, hold):
     if row is None:
         return {"account_id": account_id, "idempotency_key": key, "replayed": True}
     payment_id = row[0]
-    cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
-                "VALUES (%s, 'payment', %s, %s) RETURNING id", (account_id, f"payment {payment_id}", key))
-    entry_id = cur.fetchone()[0]
-    cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
-                "(%s, 'cash', NULL, %s), (%s, 'loans_receivable', %s, %s)",
-                (entry_id, amount, entry_id, account_id, -amount))
+    entry_id = ledger.book(cur, account_id, "payment", f"payment {payment_id}", key,
+                           "cash", ledger.RECEIVABLE, amount)
     cur.execute("UPDATE credit_accounts SET balance = balance - %s, "
                 "days_past_due = CASE WHEN balance - %s <= 0 THEN 0 ELSE days_past_due END WHERE id = %s",
                 (amount, amount, account_id))
@@ -69,17 +65,12 @@ def post_payment(cur, start_id, amount, method, key, hot_ids, hold):
 
 def post_fee(cur, account_id, key, fee=25.0):
     """A late fee: receivable debit, fee income credit (keeps hot accounts from running dry)."""
-    cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
-                "VALUES (%s, 'fee', 'late fee', %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                (account_id, key))
-    row = cur.fetchone()
-    if row is None:
+    entry_id = ledger.book(cur, account_id, "fee", "late fee", key, ledger.RECEIVABLE, "fee_income", fee,
+                           skip_existing=True)
+    if entry_id is None:
         return {"account_id": account_id, "idempotency_key": key, "replayed": True}
-    cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
-                "(%s, 'loans_receivable', %s, %s), (%s, 'fee_income', NULL, %s)",
-                (row[0], account_id, fee, row[0], -fee))
     cur.execute("UPDATE credit_accounts SET balance = balance + %s WHERE id = %s", (fee, account_id))
-    return {"account_id": account_id, "journal_entry_id": row[0], "amount": fee, "kind": "fee",
+    return {"account_id": account_id, "journal_entry_id": entry_id, "amount": fee, "kind": "fee",
             "idempotency_key": key, "replayed": False}
 
 

@@ -7,7 +7,7 @@ The repayment-history aggregate goes through journal_entries' (account, posted_a
 the slow-query scenario it filters ledger_lines on the unindexed credit_account_id instead
 (GAP 1): a full scan of the ledger that auto_explain logs and DBM shows.
 """
-from . import BaseService, Operation, already_applied, new_key
+from . import BaseService, Operation, already_applied, new_key, ledger
 
 HISTORY_INDEXED = (
     "SELECT date_trunc('month', l.posted_at) AS month, count(*), sum(l.amount) "
@@ -82,13 +82,8 @@ def open_account(cur, app_id, customer_id, product, amount, term, key, due_in_da
     if row is None:
         return {"replayed": True}
     account_id = row[0]
-    cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
-                "VALUES (%s, 'disbursement', %s, %s) RETURNING id",
-                (account_id, f"disbursement of application {app_id}", key))
-    entry_id = cur.fetchone()[0]
-    cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
-                "(%s, 'loans_receivable', %s, %s), (%s, 'cash', NULL, %s)",
-                (entry_id, account_id, amount, entry_id, -amount))
+    entry_id = ledger.book(cur, account_id, "disbursement", f"disbursement of application {app_id}", key,
+                           ledger.RECEIVABLE, "cash", amount)
     return {"account_id": account_id, "journal_entry_id": entry_id, "idempotency_key": key,
             "amount": float(amount)}
 

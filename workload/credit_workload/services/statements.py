@@ -5,7 +5,7 @@ the calendar so there is always a next one): interest by double entry, the state
 in one transaction. Reports are range scans on (account, posted_at) and period_end indexes.
 Under idle-in-transaction, reviewer sessions open a transaction, read, then sit idle in it.
 """
-from . import BaseService, Operation, already_applied, new_key
+from . import BaseService, Operation, already_applied, new_key, ledger
 
 IDLE_SESSIONS = 2
 IDLE_SECONDS = 6.0          # well under any idle_in_transaction_session_timeout a server might set
@@ -30,12 +30,8 @@ def generate_statement(cur, start_id, key):
     paid = cur.fetchone()[0]
     interest = max(0.01, round(float(balance) * float(apr) / 12, 2))
     # The interest entry always exists and carries the idempotency key.
-    cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
-                "VALUES (%s, 'interest', 'monthly interest', %s) RETURNING id", (account_id, key))
-    entry_id = cur.fetchone()[0]
-    cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
-                "(%s, 'loans_receivable', %s, %s), (%s, 'interest_income', NULL, %s)",
-                (entry_id, account_id, interest, entry_id, -interest))
+    ledger.book(cur, account_id, "interest", "monthly interest", key,
+                ledger.RECEIVABLE, "interest_income", interest)
     cur.execute("UPDATE credit_accounts SET balance = balance + %s WHERE id = %s", (interest, account_id))
     closing = float(balance) + interest
     cur.execute(

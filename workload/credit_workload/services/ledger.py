@@ -1,0 +1,26 @@
+"""Double entry, in one place: every money movement is one journal entry of two balanced lines.
+
+The receivable line carries the credit account; the other side is a general-ledger account
+(cash, income, losses). The entry's idempotency key makes a retried booking a no-op.
+"""
+RECEIVABLE = "loans_receivable"
+
+
+def book(cur, account_id, kind, description, key, debit, credit, amount, *, skip_existing=False):
+    """Debit `debit` and credit `credit` by `amount` under journal entry `kind`; return its id.
+
+    With skip_existing, a key already booked is not an error: returns None (the caller reports a
+    replay). Without it, the caller has already checked its key, and a duplicate raises.
+    """
+    conflict = " ON CONFLICT (idempotency_key) DO NOTHING" if skip_existing else ""
+    cur.execute("INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key) "
+                f"VALUES (%s, %s, %s, %s){conflict} RETURNING id", (account_id, kind, description, key))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    entry_id = row[0]
+    cur.execute("INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES "
+                "(%s, %s, %s, %s), (%s, %s, %s, %s)",
+                (entry_id, debit, account_id if debit == RECEIVABLE else None, amount,
+                 entry_id, credit, account_id if credit == RECEIVABLE else None, -amount))
+    return entry_id
