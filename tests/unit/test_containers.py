@@ -127,3 +127,9 @@ def test_components_parent_their_resources(datadog_run):
             continue
         parent = datadog_run.by_urn(resource.parent)
         assert parent.type.startswith("credit-lab:index:"), f"{resource.urn} is not inside a component"
+
+
+def test_workload_base_image_is_pinned():
+    dockerfile = (lab_settings.PROJECT_FILE.parent / "workload" / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM\s+(\S+)", dockerfile, re.M)
+    assert bases and all(EXACT_TAG.search(base) for base in bases), f"workload/Dockerfile FROM {bases}"
