@@ -17,7 +17,7 @@ CONTAINERS = {
 }
 HOST_PORT_KEY = {"postgres-container": "postgresPort", "postgres-exporter-container": "exporterPort",
                  "prometheus-container": "prometheusPort", "grafana-container": "grafanaPort"}
-EXACT_TAG = re.compile(r":v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$")  # PostgreSQL versions are major.minor
+EXACT_TAG = re.compile(r":v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)*$")  # PostgreSQL versions are major.minor
 
 
 def test_every_container_is_declared(datadog_run):
