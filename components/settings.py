@@ -166,37 +166,31 @@ def _is_ip(value: str) -> bool:
         return False
 
 
-_UNIT_SECONDS = {"y": 31_536_000, "w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1, "ms": 0.001}
-
-
 def _scrape_interval_ok(value: str) -> bool:
-    """A Prometheus duration (its grammar, from the renderer) within SCRAPE_RANGE_SECONDS."""
-    if not prometheus_render.is_duration(value):
-        return False
-    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)(ms|[ywdhms])", value))
-    return SCRAPE_RANGE_SECONDS[0] <= seconds <= SCRAPE_RANGE_SECONDS[1]
+    """A Prometheus duration (the renderer's grammar) within SCRAPE_RANGE_SECONDS."""
+    seconds = prometheus_render.duration_seconds(value)
+    return seconds is not None and SCRAPE_RANGE_SECONDS[0] <= seconds <= SCRAPE_RANGE_SECONDS[1]
+
+
+# Stack config key -> the workload's env variable it becomes.
+WORKLOAD_KEYS = {"workloadRate": workload_settings.ENV_RATE, "workloadServices": workload_settings.ENV_SERVICES,
+                 "workloadScenario": workload_settings.ENV_SCENARIO}
 
 
 def _workload(reader: _Reader) -> Workload:
-    """Validate the workload knobs with the workload's own parser: the rules its container applies."""
-    knobs = {
-        "workloadRate": (workload_settings.ENV_RATE, reader.raw("workloadRate")),
-        "workloadServices": (workload_settings.ENV_SERVICES, reader.raw("workloadServices")),
-        "workloadScenario": (workload_settings.ENV_SCENARIO, reader.raw("workloadScenario")),
-    }
-    parsed = None
-    for key, (var, value) in knobs.items():
-        env = {"PGHOST": "validate", "PGDATABASE": "validate", "PGUSER": "validate", var: value}
+    """Validate the workload knobs with the workload's own parser: the rules its container applies.
+    Each knob alone first, so an error names its key; then all together, normalised."""
+    env = {}
+    for key, var in WORKLOAD_KEYS.items():
+        env[var] = reader.raw(key)
         try:
-            parsed = workload_settings.parse(env)
+            workload_settings.parse({var: env[var]})
         except workload_settings.SettingsError as exc:
-            reason = str(exc).split("is invalid: ", 1)[-1]
-            reader.check(key, value, False, reason)
-    rate, services, scenario = (value for _, value in knobs.values())
-    if parsed is not None and not reader.problems:
-        services = ",".join(workload_settings.parse(
-            {"PGHOST": "v", "PGDATABASE": "v", "PGUSER": "v", workload_settings.ENV_SERVICES: services}).services)
-    return Workload(rate=rate, services=tuple(services.split(",")), scenario=scenario)
+            reader.check(key, env[var], False, str(exc).split("is invalid: ", 1)[-1])
+    if reader.problems:
+        return Workload(rate=env[workload_settings.ENV_RATE], services=(), scenario="")  # load() raises
+    parsed = workload_settings.parse(env)
+    return Workload(rate=env[workload_settings.ENV_RATE], services=parsed.services, scenario=parsed.scenario)
 
 
 def load(config: Optional[pulumi.Config] = None) -> Settings:
@@ -211,14 +205,10 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
             others = [k for k, p in zip(PORT_KEYS, values) if p == port and k != key]
             reader.check(key, str(port), False, f"port already used by {', '.join(others)}; each port must differ")
 
-    images = Images(*(reader.choice(key, IMAGE_REF.match, "expected an image reference with an exact tag, "
-                                    "e.g. name:1.2.3 (no 'latest')")
+    images = Images(*(reader.choice(key, lambda v: IMAGE_REF.match(v) and not v.endswith(":latest"),
+                                    "expected an image reference with an exact tag, e.g. name:1.2.3 (not 'latest')")
                       for key in ("postgresImage", "datadogAgentImage", "exporterImage",
                                   "prometheusImage", "grafanaImage")))
-    for key, image in zip(("postgresImage", "datadogAgentImage", "exporterImage", "prometheusImage",
-                           "grafanaImage"), vars(images).values()):
-        if image.endswith(":latest"):
-            reader.check(key, image, False, "expected an exact tag, not 'latest'")
 
     settings = Settings(
         project=pulumi.get_project(),

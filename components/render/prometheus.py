@@ -26,11 +26,25 @@ _DURATION = re.compile(
     r"^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$")
 
 
+# Seconds per unit, in the order of _DURATION's groups.
+_UNIT_SECONDS = (31_536_000, 604_800, 86_400, 3_600, 60, 1, 0.001)
+
+
 def is_duration(value) -> bool:
     """True when `value` is a Prometheus duration such as `10s`, `1m30s` or `0`."""
     if not isinstance(value, str) or not value:
         return False
     return value == "0" or _DURATION.match(value) is not None
+
+
+def duration_seconds(value) -> float | None:
+    """Seconds in a Prometheus duration (`1m30s` -> 90.0); None when it is not one."""
+    if not is_duration(value):
+        return None
+    if value == "0":
+        return 0.0
+    numbers = _DURATION.match(value).groups()[1::2]
+    return float(sum(int(n) * unit for n, unit in zip(numbers, _UNIT_SECONDS) if n))
 
 
 def validate_interval(value, setting: str = "scrapeInterval") -> str:

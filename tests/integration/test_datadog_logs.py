@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 
+from components import topology
 from components.render import datadog as render
 
 
@@ -25,7 +26,7 @@ def split_entries(log_text: str) -> list[str]:
 
 def test_auto_explain_plan_stays_one_entry(lab_postgres):
     marker = f"dd_logs_{uuid.uuid4().hex[:8]}"
-    with lab_postgres.connect("credit_app", "creditdb") as conn, conn.cursor() as cur:
+    with lab_postgres.connect(topology.WORKLOAD_ROLE, topology.DATABASE) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT pg_sleep(0.3) AS {marker}")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and f'{marker}"' not in lab_postgres.log_text():

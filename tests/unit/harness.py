@@ -25,6 +25,11 @@ SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
+def generated_password(name: str) -> str:
+    """What the mocked random provider returns for the RandomPassword named `name`."""
+    return f"Gen{hashlib.sha256(name.encode()).hexdigest()[:28]}"
+
+
 def fake_digest(name: str) -> str:
     return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
 
@@ -40,7 +45,7 @@ class LabMocks(pulumi.runtime.Mocks):
         elif args.typ == "docker:index/image:Image":
             outputs["repoDigest"] = fake_digest(args.inputs["imageName"])
         elif args.typ == "random:index/randomPassword:RandomPassword":
-            outputs["result"] = f"Gen{hashlib.sha256(args.name.encode()).hexdigest()[:28]}"
+            outputs["result"] = generated_password(args.name)
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):

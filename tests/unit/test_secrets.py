@@ -4,7 +4,7 @@ import pytest
 from components import topology
 from components.render import datadog as datadog_render
 from tests.unit.conftest import API_KEY, SET_PASSWORDS
-from tests.unit.harness import leaks
+from tests.unit.harness import generated_password, leaks
 
 
 def generated_passwords(run):
@@ -25,9 +25,7 @@ def test_configured_passwords_replace_generated_ones(custom_run):
 
 def secret_values(run, configured):
     """The plaintexts a run must keep secret: configured secrets and the mocks' generated passwords."""
-    generated = [f"Gen{__import__('hashlib').sha256(name.encode()).hexdigest()[:28]}"
-                 for name in generated_passwords(run)]
-    return list(configured) + generated
+    return list(configured) + [generated_password(name) for name in generated_passwords(run)]
 
 
 @pytest.mark.parametrize("fixture,configured", [

@@ -47,6 +47,13 @@ def test_invalid_setting_fails_before_any_resource(monkeypatch, config, key, val
     assert [t for t in registered if t != "pulumi:pulumi:Stack"] == [], f"resources declared: {registered}"
 
 
+@pytest.mark.parametrize("interval", ["1s", "5m", "1m30s"])
+def test_scrape_interval_bounds_are_inclusive(interval):
+    run = harness.run_program(config={"scrapeInterval": interval})
+    container = run.containers()["prometheus-container"]
+    assert f"scrape_interval: {interval}" in str(container.inputs["uploads"]), container.urn
+
+
 def test_all_problems_reported_at_once():
     with pytest.raises(ConfigError) as failure:
         harness.run_program(config={"postgresPort": "0", "ddSite": "nowhere", "workloadScenario": "x"})
