@@ -41,7 +41,8 @@ class DatadogAgent(pulumi.ComponentResource):
             envs=dc.env_list(render.agent_env(args.site, args.env, args.prefix),
                              {render.API_KEY_ENV: args.api_key,
                               render.POSTGRES_PASSWORD_ENV: args.datadog_password}),
-            labels=dc.labels({render.CHECKS_LABEL: render.checks_label(args.env)}),
+            labels=dc.labels({render.CHECKS_LABEL: render.checks_label(
+                args.env, dc.container_name(args.prefix, topology.POSTGRES_ALIAS))}),
             volumes=[docker.ContainerVolumeArgs(host_path=host, container_path=inside, read_only=True)
                      for host, inside in HOST_MOUNTS],
         )

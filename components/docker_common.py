@@ -20,6 +20,11 @@ MEMORY_MB = {
 RESTART_POLICY = "unless-stopped"
 
 
+def container_name(prefix: str, alias: str) -> str:
+    """A lab container's name: project, stack and its network alias."""
+    return f"{prefix}-{alias}"
+
+
 def total_memory_mb() -> int:
     return sum(MEMORY_MB.values())
 
@@ -106,7 +111,7 @@ def lab_container(parent: pulumi.Resource, name: str, args: "ContainerArgs | Wor
         fields["ports"] = publish(internal_port, args.host_port, args.bind_address)
     return docker.Container(
         f"{name}-container",
-        name=f"{args.prefix}-{alias}",
+        name=container_name(args.prefix, alias),
         image=image,
         networks_advanced=attach(args.network_name, alias),
         memory=MEMORY_MB[alias],

@@ -38,8 +38,9 @@ def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
     }
 
 
-def postgres_instance(env: str) -> dict:
-    """One `postgres` check instance with DBM, pointed at the credit database."""
+def postgres_instance(env: str, reported_hostname: str) -> dict:
+    """One `postgres` check instance with DBM, pointed at the credit database. DBM lists the
+    database under `reported_hostname`: the stack's container name keeps two stacks apart."""
     return {
         "dbm": True,
         # The Agent must reach the database directly (no pooler): the server's own alias.
@@ -49,7 +50,7 @@ def postgres_instance(env: str) -> dict:
         "password": f"%%env_{POSTGRES_PASSWORD_ENV}%%",
         # Per-table metrics come from the database the check connects to.
         "dbname": topology.DATABASE,
-        "reported_hostname": f"{topology.POSTGRES_ALIAS}",
+        "reported_hostname": reported_hostname,
         "tags": [f"env:{env}", f"service:{POSTGRES_SERVICE}", "lab:credit-lab"],
         "relations": [{"relation_regex": ".*"}],
         "collect_schemas": {"enabled": True},
@@ -60,9 +61,9 @@ def postgres_instance(env: str) -> dict:
     }
 
 
-def checks_label(env: str) -> str:
+def checks_label(env: str, reported_hostname: str) -> str:
     """Value of CHECKS_LABEL: {"postgres": {"init_config": {}, "instances": [...]}} as JSON."""
-    return json.dumps({"postgres": {"init_config": {}, "instances": [postgres_instance(env)]}},
+    return json.dumps({"postgres": {"init_config": {}, "instances": [postgres_instance(env, reported_hostname)]}},
                       sort_keys=True)
 
 

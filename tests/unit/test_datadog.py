@@ -43,6 +43,8 @@ def test_postgres_check_with_dbm_on_credit_database(datadog_run):
     assert instance["password"] == f"%%env_{render.POSTGRES_PASSWORD_ENV}%%", agent.urn
     assert render.POSTGRES_PASSWORD_ENV in env_of(agent), agent.urn
     assert "env:lab" in instance["tags"]
+    postgres = datadog_run.containers()["postgres-container"]
+    assert instance["reported_hostname"] == postgres.inputs["name"], f"{agent.urn}: DBM host name not stack-unique"
 
 
 def test_postgres_logs_are_labelled_for_collection(datadog_run):
