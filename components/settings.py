@@ -31,6 +31,18 @@ DD_SITES = {
     "ap2.datadoghq.com": "ap2.datadoghq.com",
     "ddog-gov.com": "app.ddog-gov.com",
 }
+# Optional secrets: documented here, NOT declared in Pulumi.yaml. The Pulumi CLI treats a declared
+# key with neither `default` nor `value` as required ("Stack 'dev' is missing configuration
+# value(s)", pulumi/pulumi sdk/go/common/workspace/config.go), and a secret has no default; an
+# undeclared key is read like any other (`pulumi config set --secret KEY VALUE`).
+OPTIONAL_SECRETS = {
+    "ddApiKey": "Datadog API key. Unset runs the lab without the Datadog Agent.",
+    "postgresPassword": "Password of the PostgreSQL superuser `postgres`. Generated when unset.",
+    "workloadPassword": "Password of the workload's role `credit_app`. Generated when unset.",
+    "datadogPassword": "Password of the Agent's role `datadog`. Generated when unset.",
+    "exporterPassword": "Password of the exporter's role `postgres_exporter`. Generated when unset.",
+    "grafanaAdminPassword": "Password of Grafana's `admin` user. Generated when unset.",
+}
 PORT_KEYS = ("postgresPort", "exporterPort", "prometheusPort", "grafanaPort")
 SEED_RANGE = (1_000, 2_000_000)
 # Scrape intervals below 1s overload the exporter; above 5m Prometheus marks series stale between scrapes.
@@ -155,6 +167,8 @@ class _Reader:
         return value
 
     def secret(self, key: str) -> Optional[pulumi.Output[str]]:
+        if key not in OPTIONAL_SECRETS:
+            raise KeyError(f"{key} is not an optional secret (OPTIONAL_SECRETS)")
         return self.config.get_secret(key)
 
 
