@@ -9,11 +9,14 @@ import pulumi_docker as docker
 from components import docker_common as dc, topology
 from components.render import datadog as render
 
-# Host paths the Agent reads for container metadata and metrics (Linux; Docker Desktop's VM has them too).
+# Host paths Datadog's Docker install mounts read-only (Datadog docs: Docker Agent; Docker log
+# collection). Bind mounts resolve on the daemon's host: on Docker Desktop and Colima that is their
+# Linux VM, which has each of these (Docker Desktop special-cases the socket); none is a macOS path.
 HOST_MOUNTS = (
     ("/var/run/docker.sock", "/var/run/docker.sock"),
     ("/proc/", "/host/proc/"),
     ("/sys/fs/cgroup/", "/host/sys/fs/cgroup"),
+    ("/var/lib/docker/containers", "/var/lib/docker/containers"),
 )
 
 
@@ -36,14 +39,24 @@ class DatadogAgent(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatadogAgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("credit-lab:index:DatadogAgent", name, None, opts)
         image = dc.pinned_image(f"{name}-image", args.image, self)
+        # Log positions survive a new Agent container. Datadog's recipe bind-mounts the host's
+        # /opt/datadog-agent/run, which Docker Desktop refuses (not a shared path) and Colima
+        # creates empty in its VM; a named volume works the same everywhere.
+        run_volume = docker.Volume(f"{name}-run", name=f"{args.prefix}-datadog-run",
+                                   opts=pulumi.ResourceOptions(parent=self))
         self.container = dc.lab_container(
             self, name, args, topology.AGENT_ALIAS, image.image_id,
-            envs=dc.env_list(render.agent_env(args.site, args.env, args.prefix),
+            envs=dc.env_list(render.agent_env(args.site, args.env, dc.dns_label(args.prefix)),
                              {render.API_KEY_ENV: args.api_key,
                               render.POSTGRES_PASSWORD_ENV: args.datadog_password}),
             labels=dc.labels({render.CHECKS_LABEL: render.checks_label(
-                args.env, dc.container_name(args.prefix, topology.POSTGRES_ALIAS))}),
+                args.env, dc.dns_label(dc.container_name(args.prefix, topology.POSTGRES_ALIAS)))}),
             volumes=[docker.ContainerVolumeArgs(host_path=host, container_path=inside, read_only=True)
-                     for host, inside in HOST_MOUNTS],
+                     for host, inside in HOST_MOUNTS]
+            + [docker.ContainerVolumeArgs(volume_name=run_volume.name, container_path=render.RUN_PATH)],
+            # As Datadog's install runs it: the host's cgroup and PID namespaces, so container
+            # metrics are complete on cgroup v2 and processes are attributed to containers.
+            cgroupns_mode="host",
+            pid_mode="host",
         )
         self.register_outputs({"containerName": self.container.name})

@@ -1,11 +1,15 @@
 """What every container of the lab shares: pinned images, naming, networking, env, limits."""
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
-from typing import Mapping, Optional, Protocol, Sequence
+from typing import Iterable, Mapping, Optional, Protocol, Sequence
 
 import pulumi
 import pulumi_docker as docker
+
+from components.render.upload import Upload
 
 # Memory limit per container, in MB: the whole lab fits a laptop (README states the sum).
 MEMORY_MB = {
@@ -20,9 +24,34 @@ MEMORY_MB = {
 RESTART_POLICY = "unless-stopped"
 
 
+# Every container logs through json-file, rotated: Docker's json-file driver keeps everything by
+# default (max-size -1), and PostgreSQL logs every statement over 100 ms and every auto_explain
+# plan. json-file (not `local`) because the Datadog Agent tails these files.
+LOG_DRIVER = "json-file"
+LOG_MAX_SIZE_MB = 10
+LOG_MAX_FILES = 3
+
+
 def container_name(prefix: str, alias: str) -> str:
-    """A lab container's name: project, stack and its network alias."""
+    """A lab container's name: project, stack and its network alias. Docker allows
+    [a-zA-Z0-9][a-zA-Z0-9_.-]* here, and so does a Pulumi stack name: any stack fits."""
     return f"{prefix}-{alias}"
+
+
+def dns_label(name: str) -> str:
+    """`name` as one lowercase DNS label ([a-z0-9-], at most 63 characters): what an image
+    repository and the Datadog Agent's host name accept, where a stack name may carry capitals,
+    `_` or `.`. Unchanged when it already fits; otherwise a hash of the original keeps two stacks
+    (`Dev`, `dev`) apart."""
+    label = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if label == name and len(label) <= 63:
+        return label
+    return f"{label[:56].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+
+
+def log_limit_mb() -> int:
+    """The most log one container keeps on the Docker host."""
+    return LOG_MAX_SIZE_MB * LOG_MAX_FILES
 
 
 def total_memory_mb() -> int:
@@ -55,17 +84,19 @@ def publish(internal: int, external: int, bind_address: str) -> list[docker.Cont
     return [docker.ContainerPortArgs(internal=internal, external=external, ip=bind_address, protocol="tcp")]
 
 
-def uploads(files: Mapping[str, str], executable: Sequence[str] = ()) -> list[docker.ContainerUploadArgs]:
-    """Files written into the container before it starts (path -> content)."""
-    return [docker.ContainerUploadArgs(file=path, content=content, executable=path in executable)
-            for path, content in sorted(files.items())]
+def uploads(files: Iterable[Upload]) -> list[docker.ContainerUploadArgs]:
+    """Files written into the container before it starts, each with its mode given explicitly
+    (`permissions` takes precedence over `executable` in pulumi-docker 5.2)."""
+    return [docker.ContainerUploadArgs(file=u.path, content=u.content, permissions=f"{u.mode:04o}")
+            for u in sorted(files, key=lambda u: u.path)]
 
 
-def container_options(parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
-                      ) -> pulumi.ResourceOptions:
+def container_options(parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
+                      timeouts: Optional[pulumi.CustomTimeouts] = None) -> pulumi.ResourceOptions:
     """Named containers must be deleted before their replacement is created (same name, same
     host port); most Container fields force a replacement (pulumi-docker #1356)."""
-    return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), delete_before_replace=True)
+    return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), delete_before_replace=True,
+                                  custom_timeouts=timeouts)
 
 
 def labels(values: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
@@ -103,10 +134,10 @@ class PublishedContainerArgs(ContainerArgs):
 
 def lab_container(parent: pulumi.Resource, name: str, args: "ContainerArgs | WorkloadLike", alias: str,
                   image: pulumi.Input[str], internal_port: Optional[int] = None,
-                  **fields) -> docker.Container:
+                  timeouts: Optional[pulumi.CustomTimeouts] = None, **fields) -> docker.Container:
     """A lab container: named `<prefix>-<alias>`, on the lab network under `alias`, with its
-    memory limit and restart policy, replaced safely, and (for PublishedContainerArgs) its
-    `internal_port` published on the bind address. `fields` are the container's own settings."""
+    memory limit, restart policy and rotated log, replaced safely, and (for PublishedContainerArgs)
+    its `internal_port` published on the bind address. `fields` are the container's own settings."""
     if isinstance(args, PublishedContainerArgs) and internal_port is not None:
         fields["ports"] = publish(internal_port, args.host_port, args.bind_address)
     return docker.Container(
@@ -116,6 +147,8 @@ def lab_container(parent: pulumi.Resource, name: str, args: "ContainerArgs | Wor
         networks_advanced=attach(args.network_name, alias),
         memory=MEMORY_MB[alias],
         restart=RESTART_POLICY,
-        opts=container_options(parent, args.depends_on),
+        log_driver=LOG_DRIVER,
+        log_opts={"max-size": f"{LOG_MAX_SIZE_MB}m", "max-file": str(LOG_MAX_FILES)},
+        opts=container_options(parent, args.depends_on, timeouts),
         **fields,
     )

@@ -8,6 +8,7 @@ import pulumi_docker as docker
 
 from components import docker_common as dc, topology
 from components.render import grafana as render
+from components.render.upload import readable
 
 ADMIN_PASSWORD_ENV = "GF_SECURITY_ADMIN_PASSWORD"
 
@@ -34,7 +35,7 @@ class Grafana(pulumi.ComponentResource):
         self.container = dc.lab_container(
             self, name, args, topology.GRAFANA_ALIAS, image.image_id, internal_port=topology.GRAFANA_PORT,
             envs=dc.env_list(render.env(), {ADMIN_PASSWORD_ENV: args.admin_password}),
-            uploads=dc.uploads(render.files(prometheus_url, args.scrape_interval)),
+            uploads=dc.uploads(readable(render.files(prometheus_url, args.scrape_interval))),
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=render.healthcheck(),
                 interval="10s", timeout="5s", retries=3),

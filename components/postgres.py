@@ -13,6 +13,10 @@ DATA_DIR = "/var/lib/postgresql/data"
 # A first start initializes and seeds the database before it reports healthy (minutes at the
 # default scale); pulumi-docker's default wait of 60 s is far too short.
 FIRST_INIT_TIMEOUT_S = 1800
+# The wait runs inside the container's create, which the provider bounds by the resource's create
+# timeout: 20 minutes unless set (terraform-provider-docker, resource_docker_container.go). Give
+# create (and update, for in-place changes) the whole wait plus time to create and start.
+CREATE_TIMEOUT_S = FIRST_INIT_TIMEOUT_S + 300
 
 
 @dataclass
@@ -36,16 +40,16 @@ class Postgres(pulumi.ComponentResource):
                                opts=pulumi.ResourceOptions(parent=self))
 
         secret_env = {topology.PASSWORD_ENV[role]: password for role, password in args.passwords.items()}
-        files = {path: content for path, content, _ in render.container_uploads()}
-        executable = [path for path, _, is_exec in render.container_uploads() if is_exec]
         entrypoint = render.container_entrypoint()
+        timeout = f"{CREATE_TIMEOUT_S // 60}m"
 
         self.container = dc.lab_container(
             self, name, args, topology.POSTGRES_ALIAS, image.image_id, internal_port=topology.POSTGRES_PORT,
+            timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
             entrypoints=entrypoint,
             command=render.container_command(),
             envs=dc.env_list({topology.SEED_CUSTOMERS_ENV: str(args.seed_customers)}, secret_env),
-            uploads=dc.uploads(files, executable),
+            uploads=dc.uploads(render.container_uploads()),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=render.healthcheck_command(), interval="5s", timeout="5s", retries=5,

@@ -8,6 +8,7 @@ import pulumi_docker as docker
 
 from components import docker_common as dc, topology
 from components.render import prometheus as render
+from components.render.upload import readable
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Prometheus(pulumi.ComponentResource):
         self.container = dc.lab_container(
             self, name, args, topology.PROMETHEUS_ALIAS, image.image_id, internal_port=topology.PROMETHEUS_PORT,
             command=render.args(),
-            uploads=dc.uploads(files),
+            uploads=dc.uploads(readable(files)),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=render.STORAGE_PATH)],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=render.healthcheck(),

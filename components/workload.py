@@ -52,7 +52,8 @@ class Workload(pulumi.ComponentResource):
         super().__init__("credit-lab:index:Workload", name, None, opts)
         self.image = docker.Image(
             f"{name}-image",
-            image_name=f"{args.prefix}-workload:{ws.DEFAULT_VERSION}",
+            # Image repositories are lowercase: a stack named `Dev` still builds.
+            image_name=f"{dc.dns_label(args.prefix)}-workload:{ws.DEFAULT_VERSION}",
             build=docker.DockerBuildArgs(context=BUILD_CONTEXT),  # uses the context's Dockerfile
             skip_push=True,
             opts=pulumi.ResourceOptions(parent=self),

@@ -17,6 +17,16 @@ POSTGRES_PASSWORD_ENV = "DD_POSTGRES_PASSWORD"
 CHECKS_LABEL = "com.datadoghq.ad.checks"
 LOGS_LABEL = "com.datadoghq.ad.logs"
 POSTGRES_SERVICE = "credit-postgres"
+# The check holds one main connection plus a pool of up to 2 per database it reaches (DBM jobs,
+# explain plans, schema collection), for at most `max_connections` databases (integrations-core
+# postgres `connection_pool.py`, LRUConnectionPoolManager; older checks read the option as a cap on
+# pooled connections, which is stricter). 4 bounds the check to 1 + 2 x 4 = 9 connections, inside
+# the `datadog` role's CONNECTION LIMIT 10 (configs/postgres/initdb/10-roles.sql); the lab has two
+# databases the check reaches (postgres, creditdb), so it uses at most 5.
+CHECK_MAX_CONNECTIONS = 4
+# Where the Agent keeps its log positions (logs_config.run_path): on a named volume, so a new Agent
+# container resumes where the last one stopped.
+RUN_PATH = "/opt/datadog-agent/run"
 
 
 def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
@@ -24,7 +34,8 @@ def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
     return {
         "DD_SITE": site,
         "DD_ENV": env,
-        # Containers cannot always detect a host name (Docker Desktop, Colima): name it.
+        # Containers cannot always detect a host name (Docker Desktop, Colima): name it. The
+        # Agent ignores a name that is not RFC 1123 (no `_`): the caller passes a DNS label.
         "DD_HOSTNAME": hostname,
         # APM intake on 8126 for the workload's traces, from other containers of the network.
         "DD_APM_ENABLED": "true",
@@ -34,6 +45,10 @@ def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
         # statements and auto_explain plans), not from every container of the host.
         "DD_LOGS_ENABLED": "true",
         "DD_LOGS_CONFIG_CONTAINER_COLLECT_ALL": "false",
+        # Tail the json-file logs under /var/lib/docker/containers (mounted read-only), falling
+        # back to the Docker socket where that path is not the daemon's (Datadog: Docker log
+        # collection; this is the Agent's default since 7.33, set so it is visible).
+        "DD_LOGS_CONFIG_DOCKER_CONTAINER_USE_FILE": "true",
         "DD_PROCESS_AGENT_ENABLED": "false",
     }
 
@@ -51,6 +66,7 @@ def postgres_instance(env: str, reported_hostname: str) -> dict:
         # Per-table metrics come from the database the check connects to.
         "dbname": topology.DATABASE,
         "reported_hostname": reported_hostname,
+        "max_connections": CHECK_MAX_CONNECTIONS,
         "tags": [f"env:{env}", f"service:{POSTGRES_SERVICE}", "lab:credit-lab"],
         "relations": [{"relation_regex": ".*"}],
         "collect_schemas": {"enabled": True},

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from components import topology
+from components.render.upload import EXECUTABLE, Upload
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "postgres"
 SERVER_CONF = CONFIG_DIR / "server.conf"
@@ -80,14 +81,15 @@ def init_scripts() -> list[tuple[str, str]]:
     return [(path.name, path.read_text()) for path in sorted(INITDB_SOURCE_DIR.glob("*.sql"))]
 
 
-def container_uploads() -> list[tuple[str, str, bool]]:
-    """(absolute path in the container, content, executable?) of every file the container needs."""
-    uploads = [(f"{INITDB_DIR}/{name}", content, False) for name, content in init_scripts()]
+def container_uploads() -> list[Upload]:
+    """Every file the container needs. The scripts are 0755: the entrypoint runs as root but
+    reapply.sh runs as the image's `postgres` user (uid 70), which a root-owned 0744 file denies."""
+    uploads = [Upload(f"{INITDB_DIR}/{name}", content) for name, content in init_scripts()]
     # Files the scripts include (psql \ir), in a subfolder the entrypoint ignores.
-    uploads += [(f"{INITDB_DIR}/{path.relative_to(INITDB_SOURCE_DIR).as_posix()}", path.read_text(), False)
+    uploads += [Upload(f"{INITDB_DIR}/{path.relative_to(INITDB_SOURCE_DIR).as_posix()}", path.read_text())
                 for path in sorted(INITDB_SOURCE_DIR.glob("*/*"))]
-    uploads.append((ENTRYPOINT_PATH, (CONFIG_DIR / "entrypoint.sh").read_text(), True))
-    uploads.append((REAPPLY_PATH, (CONFIG_DIR / "reapply.sh").read_text(), True))
+    uploads.append(Upload(ENTRYPOINT_PATH, (CONFIG_DIR / "entrypoint.sh").read_text(), EXECUTABLE))
+    uploads.append(Upload(REAPPLY_PATH, (CONFIG_DIR / "reapply.sh").read_text(), EXECUTABLE))
     return uploads
 
 
@@ -105,8 +107,3 @@ def healthcheck_command() -> list[str]:
         f" --dbname={topology.DATABASE}"
         " --command=\"SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'\" | grep -q 1")
     return ["CMD-SHELL", probe]
-
-
-def container_env_names() -> list[str]:
-    """Env vars the container needs: every role's password and the seed size."""
-    return [*topology.PASSWORD_ENV.values(), topology.SEED_CUSTOMERS_ENV]

@@ -60,6 +60,7 @@ class Registration:
     parent: str
     dependencies: list[str]
     delete_before_replace: bool
+    custom_timeouts: dict  # create/update/delete as the engine gets them (e.g. {"create": "35m"})
     raw: dict            # serialized inputs, secret markers kept
     inputs: dict         # plain inputs (what MockResourceArgs gets)
 
@@ -77,6 +78,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=response.urn, type=request.type, name=request.name, parent=request.parent,
                 dependencies=list(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
+                custom_timeouts=json_format.MessageToDict(request.customTimeouts),
                 raw=raw, inputs=unwrap(raw)))
         return response
 
@@ -132,12 +134,13 @@ class Run:
         return next(r for r in self.resources if r.urn == urn)
 
 
-def run_program(config: dict[str, str] | None = None, secret: dict[str, str] | None = None) -> Run:
-    """Run __main__.py with stack config `config` (plain) and `secret` (secret keys)."""
+def run_program(config: dict[str, str] | None = None, secret: dict[str, str] | None = None,
+                stack: str = STACK) -> Run:
+    """Run __main__.py on stack `stack` with config `config` (plain) and `secret` (secret keys)."""
     mocks = LabMocks()
     monitor = RecordingMonitor(mocks)
     runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     all_config = {f"{PROJECT}:{k}": str(v) for k, v in {**(config or {}), **(secret or {})}.items()}
     pulumi.runtime.set_all_config(all_config, secret_keys=[f"{PROJECT}:{k}" for k in (secret or {})])
 

@@ -1,5 +1,7 @@
 """What each container runs and receives is exactly what the renderers produce: the very flags and
 files the integration tests run natively."""
+import pytest
+
 from components import topology
 from components.render import exporter, grafana, postgres, prometheus
 from tests.unit.conftest import CUSTOM
@@ -10,14 +12,25 @@ def uploaded(container):
     return {u["file"]: u["content"] for u in container.inputs.get("uploads", [])}
 
 
+def upload_modes(container):
+    """path -> the `permissions` each upload declares (none may be left to the provider's default)."""
+    return {u["file"]: u.get("permissions") for u in container.inputs.get("uploads", [])}
+
+
+@pytest.mark.parametrize("name", ["postgres-container", "prometheus-container", "grafana-container"])
+def test_every_upload_declares_its_mode(default_run, name):
+    container = default_run.containers()[name]
+    modes = upload_modes(container)
+    assert modes and all(mode in ("0644", "0755") for mode in modes.values()), f"{container.urn}: {modes}"
+
+
 def test_postgres_runs_the_rendered_server_flags_and_init_scripts(default_run):
     container = default_run.containers()["postgres-container"]
     assert container.inputs["command"] == postgres.container_command(), container.urn
     assert container.inputs.get("entrypoints") == postgres.container_entrypoint(), container.urn
-    expected = {path: content for path, content, _ in postgres.container_uploads()}
+    expected = {u.path: u.content for u in postgres.container_uploads()}
     assert uploaded(container) == expected, container.urn
-    executables = {u["file"] for u in container.inputs["uploads"] if u.get("executable")}
-    assert executables == {path for path, _, is_exec in postgres.container_uploads() if is_exec}, container.urn
+    assert upload_modes(container) == {u.path: f"{u.mode:04o}" for u in postgres.container_uploads()}, container.urn
     assert container.inputs["healthcheck"]["tests"] == postgres.healthcheck_command(), container.urn
     assert env_of(container)[topology.SEED_CUSTOMERS_ENV] == "100000", container.urn
 
