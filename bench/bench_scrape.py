@@ -17,8 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "workload")]
 
-from components import topology  # noqa: E402
-from tests.integration.obs_servers import Exporter, Prometheus, Workload, wait_until  # noqa: E402
+from tests.integration.obs_servers import Exporter, Prometheus, Workload  # noqa: E402
 from tests.integration.pg import LabPostgres  # noqa: E402
 
 
@@ -48,14 +47,14 @@ def main():
     base = Path(tempfile.mkdtemp(prefix="bench-scrape-"))
     pg = LabPostgres(base, seed_customers=args.seed_customers)
     pg.start()
-    exp = Exporter(base / "exporter", "127.0.0.1", pg.port, pg.passwords[topology.EXPORTER_ROLE])
+    exp = Exporter(base / "exporter", pg)
     load = Workload(base / "workload", pg, rate=args.rate)
     prom = None
     try:
         exp.start()
         load.start()
         # Prometheus scrapes the same exporter every 10s (the lab default) to compare its view.
-        prom = Prometheus(base / "prometheus", exp.address, "10s").start()
+        prom = Prometheus(base / "prometheus", pg, "10s").start()
         time.sleep(args.warmup)
         durations, counts, collector = [], [], {}
         for _ in range(args.scrapes):

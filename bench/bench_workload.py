@@ -129,13 +129,14 @@ def total_ops(run: WorkloadRun) -> int:
     return sum(ops_by_service(run).values())
 
 
-def run_workload(pg, tmp, name, seconds, **env_over) -> dict:
-    env = workload_env(pg, WORKLOAD_THREADS=THREADS, WORKLOAD_REPORT_INTERVAL=2, **env_over)
+def run_workload(pg, tmp, name, seconds, traced=False, **env_over) -> dict:
+    """The workload container (traced: the stack has a Datadog key, the test agent answers)."""
+    env = workload_env(WORKLOAD_THREADS=THREADS, WORKLOAD_REPORT_INTERVAL=2, **env_over)
     cpu0 = children_cpu()
-    run = WorkloadRun(tmp, env, name=name).start()
+    run = WorkloadRun(Path(tmp), pg, env, name=name, traced=traced).start()
     run.wait_reports(per_service=1, services=len(settings.SERVICES), timeout=60)
     time.sleep(seconds)
-    rss = tree_rss_mb(run.proc.pid)
+    rss = tree_rss_mb(run.pid)
     code, _ = run.stop()
     assert code == 0, run.stderr()[-2000:]
     return {"run": run, "cpu": children_cpu() - cpu0, "ops": total_ops(run), "rss": rss}
@@ -143,9 +144,11 @@ def run_workload(pg, tmp, name, seconds, **env_over) -> dict:
 
 def run_in_process(pg, tmp, seconds, traced: bool) -> dict:
     """All five services as threads of ONE process (the alternative to one process per service)."""
-    env = workload_env(pg, WORKLOAD_THREADS=THREADS, WORKLOAD_RATE="max", WORKLOAD_REPORT_INTERVAL=600,
-                       DD_TRACE_ENABLED="true" if traced else "false",
-                       DD_TRACE_AGENT_URL=os.environ.get("BENCH_AGENT_URL", "http://127.0.0.1:9"))
+    env = settings.render_env(host=pg.host, port=pg.port, dbname=topology.DATABASE, user=topology.WORKLOAD_ROLE,
+                              rate="max", threads=THREADS, report_interval=600)
+    env.update(PATH=os.environ.get("PATH", "/usr/bin:/bin"), PYTHONPATH=str(ROOT / "workload"),
+               PGPASSWORD=pg.passwords[topology.WORKLOAD_ROLE], DD_TRACE_ENABLED="true" if traced else "false",
+               DD_TRACE_AGENT_URL=os.environ.get("BENCH_AGENT_URL", "http://127.0.0.1:9"))
     code = ("import os, sys, resource\n"
             "from credit_workload import run_in_process\n"
             f"rs = run_in_process(dict(os.environ), {seconds}, out=open(os.devnull, 'w'), traced={traced})\n"
@@ -176,7 +179,7 @@ def run_pgbench(pg, tmp, seconds, mix: dict) -> dict:
     conn.close()
     env = dict(os.environ, PGPASSWORD=pg.passwords[topology.WORKLOAD_ROLE])
     cpu0 = children_cpu()
-    out = subprocess.run([str(binary("pgbench")), "-n", "-h", "127.0.0.1", "-p", str(pg.port), "-U",
+    out = subprocess.run([str(binary("pgbench")), "-n", "-h", pg.host, "-p", str(pg.port), "-U",
                           topology.WORKLOAD_ROLE, "-c", str(CLIENTS), "-j", "2", "-T", str(int(seconds)),
                           "-D", f"maxc={maxc}", "-D", f"maxa={maxa}", *args, topology.DATABASE],
                          env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
@@ -186,11 +189,10 @@ def run_pgbench(pg, tmp, seconds, mix: dict) -> dict:
     return {"tps": tps, "cpu": children_cpu() - cpu0, "ops": tps * seconds, "failed": failed}
 
 
-def pacing(pg, tmp, rate, seconds, agent_url) -> dict:
+def pacing(pg, tmp, rate, seconds) -> dict:
     threads = 2 if rate <= 100 else 6
-    env = workload_env(pg, WORKLOAD_RATE=rate, WORKLOAD_THREADS=threads, WORKLOAD_REPORT_INTERVAL=2,
-                       DD_TRACE_ENABLED="true", DD_TRACE_AGENT_URL=agent_url)
-    run = WorkloadRun(tmp, env, name=f"pacing-{rate}").start()
+    env = workload_env(WORKLOAD_RATE=rate, WORKLOAD_THREADS=threads, WORKLOAD_REPORT_INTERVAL=2)
+    run = WorkloadRun(Path(tmp), pg, env, name=f"pacing-{rate}", traced=True).start()
     run.wait_reports(per_service=2, services=len(settings.SERVICES), timeout=60)
     time.sleep(seconds)
     run.stop()
@@ -216,16 +218,15 @@ def main() -> None:
     s = args.seconds
     with tempfile.TemporaryDirectory(prefix="bench-workload-") as tmp:
         pg = LabPostgres(Path(tmp) / "pg", seed_customers=args.customers)
-        agent = TestAgent(Path(tmp))
+        agent = TestAgent(Path(tmp), pg.network)
         try:
             pg.start()
             agent.start()
             os.environ["BENCH_AGENT_URL"] = agent.url
             print(f"seed {args.customers} customers, {CLIENTS} clients ({THREADS} per service), {s:.0f}s per run, "
                   f"{os.cpu_count()} cores\n")
-            off = run_workload(pg, tmp, "max-off", s, WORKLOAD_RATE="max", DD_TRACE_ENABLED="false")
-            on = run_workload(pg, tmp, "max-on", s, WORKLOAD_RATE="max", DD_TRACE_ENABLED="true",
-                              DD_TRACE_AGENT_URL=agent.url)
+            off = run_workload(pg, tmp, "max-off", s, WORKLOAD_RATE="max")
+            on = run_workload(pg, tmp, "max-on", s, traced=True, WORKLOAD_RATE="max")
             bench = run_pgbench(pg, tmp, s, ops_by_service(off["run"]))
             print("1. full speed, five-service mix")
             print(f"   {'':28} {'ops/s':>8} {'vs pgbench':>10} {'client CPU s / 1000 ops':>24}")
@@ -247,7 +248,7 @@ def main() -> None:
 
             print("3. pacing (traced), achieved vs target over the reports after warm-up")
             for rate in (50, 500):
-                p = pacing(pg, tmp, rate, s, agent.url)
+                p = pacing(pg, tmp, rate, s)
                 print(f"   target {rate:4d} ops/s: achieved {p['total']:7.1f}  total error {100 * p['error']:.1f}%  "
                       f"worst service {100 * p['worst_service']:.1f}%  op errors {p['errors']}")
         finally:

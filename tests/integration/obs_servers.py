@@ -1,31 +1,27 @@
-"""Native postgres_exporter and Prometheus processes for the integration tests.
+"""postgres_exporter, Prometheus and the workload as the lab's containers (tests/engine).
 
-Both run with exactly what the containers get: flags and environment from
-components/render/exporter.py, config, rules and arguments from components/render/prometheus.py;
-only the listen addresses and file paths differ (127.0.0.1, free ports, a temporary directory).
+Each is created exactly as the Pulumi program declares it (command, env, uploads, volumes) on its
+image model: the exporter and Prometheus as `nobody` with the pinned versions' binaries, the
+workload as workload/Dockerfile builds it. They join the PostgreSQL container's network and find
+each other by alias (`postgres`, `postgres-exporter`, `prometheus`), as in the lab; tests reach them
+at their addresses on that network, on the ports they listen on inside their containers.
 """
+from __future__ import annotations
+
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from components.render import exporter, prometheus
-from tests.integration.tools import binary
+from components import topology
+from components.render import prometheus as prometheus_render
+from tests.engine import images, program
+from tests.engine.docker import Container, Network, StopWaiting, Volume, wait_for
+from tests.integration.workload_support import WorkloadRun, workload_env
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_get(url: str, timeout: float = 5.0) -> bytes:
@@ -33,107 +29,81 @@ def http_get(url: str, timeout: float = 5.0) -> bytes:
         return response.read()
 
 
+def healthcheck_deadline_s(inputs) -> float:
+    """How long Docker gives a container before calling it unhealthy: start period plus
+    interval x retries of its healthcheck (Go durations such as "10s")."""
+    check = inputs["healthcheck"]
+
+    def seconds(value):
+        return prometheus_render.duration_seconds(value or "0s") or 0.0
+    return seconds(check.get("startPeriod")) + seconds(check.get("interval")) * int(check.get("retries") or 3)
+
+
 def wait_until(check, timeout: float, what: str, interval: float = 0.25):
-    """Poll `check()` until it returns a truthy value; bounded by `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
-            last_error = exc
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not reached in {timeout}s (last error: {last_error})")
+    return wait_for(check, timeout, what, interval)
 
 
-class _Process:
-    """A child process with its log in a file, stopped with SIGTERM then SIGKILL."""
+class _LabContainer:
+    alias = ""
 
-    name = "process"
+    def __init__(self, base_dir: Path, network: Network, stack, image, **config):
+        self.inputs = program.container_inputs(stack, self.alias)
+        self.container = Container(network, program.container_config(stack, self.alias, image, **config),
+                                   Path(base_dir))
+        self.ip = self.container.ip
 
-    def __init__(self, base_dir: Path):
-        self.base_dir = Path(base_dir)
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.base_dir / f"{self.name}.log"
-        self.proc = None
+    def _alive(self):
+        if not self.container.running:
+            raise StopWaiting(f"{self.alias} exited ({self.container.exit_code}):\n{self.log_text()[-3000:]}")
 
-    def _spawn(self, argv, env):
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.base_dir, start_new_session=True)
+    def healthcheck(self) -> bool:
+        """The container's healthcheck, as the program declares it, run in the container."""
+        return self.container.healthcheck(program.healthcheck_of(self.inputs))
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.container.logs()
 
-    def stop(self, timeout: float = 15.0):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                # Its own session: take any children (the workload's service processes) with it.
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        if self.proc:
-            self._log.close()
-        self.proc = None
-
-    def _check_alive(self):
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+    def stop(self):
+        self.container.stop()
+        self.container.remove()
 
 
-class Exporter(_Process):
-    name = "postgres_exporter"
+class Exporter(_LabContainer):
+    alias = topology.EXPORTER_ALIAS
 
-    def __init__(self, base_dir, pg_host: str, pg_port: int, password: str):
-        super().__init__(base_dir)
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
+    def __init__(self, base_dir, pg=None, network: Network | None = None):
+        """The exporter of `pg`'s stack, on its network; without `pg`, on `network` with no database."""
+        stack = pg.stack() if pg is not None else program.stack()
+        super().__init__(base_dir, pg.network if pg is not None else network, stack, images.exporter())
+        self.address = f"{self.ip}:{topology.EXPORTER_PORT}"
         self.url = f"http://{self.address}/metrics"
-        self._env = {**exporter.env(pg_host, pg_port), exporter.PASSWORD_ENV: password,
-                     "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
-    def start(self, timeout: float = 20.0):
-        self._spawn([str(binary("prometheus-postgres-exporter")), *exporter.flags(self.address)], self._env)
-        wait_until(lambda: self._check_alive() or b"pg_up" in http_get(self.url), timeout, "exporter ready")
+    def start(self):
+        self.container.start()
+        wait_for(lambda: self._alive() or b"pg_up" in http_get(self.url), healthcheck_deadline_s(self.inputs),
+                 "exporter serving /metrics")
         return self
 
     def metrics_text(self) -> str:
         return http_get(self.url, timeout=10).decode()
 
 
-class Prometheus(_Process):
-    name = "prometheus"
+class Prometheus(_LabContainer):
+    alias = topology.PROMETHEUS_ALIAS
 
-    def __init__(self, base_dir, exporter_target: str, scrape_interval: str):
-        super().__init__(base_dir)
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.address}"
-        self.rules_dir = self.base_dir / "rules"
-        self.config_path = self.base_dir / "prometheus.yml"
-        self.storage = self.base_dir / "data"
-        self.exporter_target = exporter_target
-        self.scrape_interval = scrape_interval
+    def __init__(self, base_dir, pg, scrape_interval: str):
+        """The Prometheus of `pg`'s stack with `scrapeInterval` set, on its network, its TSDB on a
+        new volume."""
+        self.volume = Volume(Path(base_dir) / "volume-prometheus-data")
+        stack = pg.stack(config={"scrapeInterval": scrape_interval})
+        super().__init__(base_dir, pg.network, stack, images.prometheus(),
+                         volumes={prometheus_render.STORAGE_PATH: self.volume})
+        self.url = f"http://{self.ip}:{topology.PROMETHEUS_PORT}"
 
-    def write_files(self):
-        """The container's config and rule files, rendered by the same functions."""
-        self.rules_dir.mkdir(exist_ok=True)
-        for name, text in prometheus.rule_files().items():
-            (self.rules_dir / name).write_text(text)
-        self.config_path.write_text(prometheus.config(
-            self.scrape_interval, self.exporter_target, rules_dir=str(self.rules_dir),
-            prometheus_target=self.address))
-
-    def start(self, timeout: float = 30.0):
-        self.write_files()
-        argv = [str(binary("prometheus")), *prometheus.args(
-            config_path=str(self.config_path), storage_path=str(self.storage), listen_address=self.address)]
-        self._spawn(argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        wait_until(lambda: self._check_alive() or http_get(f"{self.url}/-/ready"), timeout, "prometheus ready")
+    def start(self):
+        self.container.start()
+        wait_for(lambda: self._alive() or http_get(f"{self.url}{prometheus_render.HEALTH_PATH}"),
+                 healthcheck_deadline_s(self.inputs), "prometheus ready")
         return self
 
     def api(self, path: str, **params):
@@ -160,33 +130,32 @@ class Prometheus(_Process):
         return {t["labels"]["job"]: t["health"] for t in self.api("targets")["activeTargets"]}
 
 
-class Workload(_Process):
-    """`python -m credit_workload` (the workload helper's package), untraced, against the lab database."""
-
-    name = "workload"
+class Workload:
+    """The workload container of `pg`'s stack (untraced), at `rate` and `scenario`."""
 
     def __init__(self, base_dir, pg, rate: float = 30, scenario: str = "steady", services: str = "",
                  tag: str = ""):
-        if tag:
-            self.name = f"workload-{tag}"
-        super().__init__(base_dir)
-        from components import topology
-        self._env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": os.pathsep.join([str(REPO / "workload"), str(REPO)]),
-            "PGHOST": "127.0.0.1", "PGPORT": str(pg.port), "PGDATABASE": topology.DATABASE,
-            "PGUSER": topology.WORKLOAD_ROLE, "PGPASSWORD": pg.passwords[topology.WORKLOAD_ROLE],
-            "WORKLOAD_RATE": str(rate), "WORKLOAD_SCENARIO": scenario, "WORKLOAD_REPORT_INTERVAL": "5",
-            "DD_TRACE_ENABLED": "false",
-        }
+        overrides = {"WORKLOAD_RATE": rate, "WORKLOAD_SCENARIO": scenario, "WORKLOAD_REPORT_INTERVAL": 5}
         if services:
-            self._env["WORKLOAD_SERVICES"] = services
+            overrides["WORKLOAD_SERVICES"] = services
+        self.run = WorkloadRun(Path(base_dir), pg, workload_env(**overrides), name=f"workload-{tag}" if tag else "workload")
 
     def start(self):
-        self._spawn([sys.executable, "-m", "credit_workload"], self._env)
-        time.sleep(0.5)
-        self._check_alive()
+        self.run.start()
         return self
 
-    def stop(self, timeout: float = 20.0):
-        super().stop(timeout)
+    def _check_alive(self):
+        if not self.run.running():
+            raise StopWaiting(f"workload exited ({self.run.container.exit_code}):\n{self.log_text()[-3000:]}")
+
+    def log_text(self) -> str:
+        return self.run.container.logs()
+
+    def stop(self):
+        if self.run.container.exit_code is None or self.run.running():
+            self.run.stop()
+        self.run.remove()
+
+
+def metric_names(text: str) -> set[str]:
+    return set(re.findall(r"(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )", text))

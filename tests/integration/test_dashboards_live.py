@@ -1,8 +1,7 @@
 """Every panel of every provisioned dashboard shows live data, and alerts fire for real.
 
-Real PostgreSQL 15 (initialized by the lab's scripts), postgres_exporter 0.17.1 and Prometheus
-2.53.3 run natively with the files and flags the containers get; the workload package drives
-load. Each panel query is expanded the way Grafana expands it and sent to Prometheus's HTTP API.
+The lab's PostgreSQL, postgres_exporter 0.17.1, Prometheus 2.53.3 and workload containers run on
+the Docker engine model (tests/engine), as the program declares them, on one network. Each panel query is expanded the way Grafana expands it and sent to Prometheus's HTTP API.
 """
 import math
 import time
@@ -39,9 +38,8 @@ def _services_seen(prom: Prometheus) -> set[str]:
 @pytest.fixture(scope="module")
 def stack(lab_postgres, tmp_path_factory):
     base = tmp_path_factory.mktemp("observability")
-    exp = Exporter(base / "exporter", "127.0.0.1", lab_postgres.port,
-                   lab_postgres.passwords[topology.EXPORTER_ROLE])
-    prom = Prometheus(base / "prometheus", exp.address, SCRAPE_INTERVAL)
+    exp = Exporter(base / "exporter", lab_postgres)
+    prom = Prometheus(base / "prometheus", lab_postgres, SCRAPE_INTERVAL)
     load = Workload(base / "workload", lab_postgres, rate=WORKLOAD_RATE)
     running = Stack(lab_postgres, exp, prom, load, base)
     try:
@@ -57,8 +55,8 @@ def stack(lab_postgres, tmp_path_factory):
         load._check_alive()
         yield running
     finally:
-        load.stop()
         running.workload.stop()   # the scenario test swaps in its own workload
+        load.stop()
         prom.stop()
         exp.stop()
 
@@ -141,10 +139,14 @@ def test_stat_statements_collector_succeeds_under_load(stack):
     assert failing == [] and len(result) >= len(exporter.EXTRA_COLLECTORS)
 
 
-def test_prometheus_healthcheck_path_answers(stack):
+def test_prometheus_healthcheck_passes_live_and_fails_without_a_server(stack, tmp_path):
     from components.render import prometheus as prom_render
-    from tests.integration.obs_servers import http_get
-    assert http_get(f"{stack.prometheus.url}{prom_render.HEALTH_PATH}")
+    assert stack.prometheus.healthcheck()
+    idle = stack.prometheus.container.idle_twin(tmp_path / "idle")
+    try:
+        assert not idle.healthcheck(stack.prometheus.inputs["healthcheck"]["tests"])
+    finally:
+        idle.remove()
     assert "--web.enable-lifecycle" not in prom_render.args()
 
 

@@ -6,11 +6,13 @@ auto_explain entry must come out whole: its JSON plan parses.
 """
 import json
 import re
-import time
 import uuid
 
 from components import topology
 from components.render import datadog as render
+from tests.engine.docker import wait_for
+
+LOG_WRITE_TIMEOUT_S = 10
 
 
 def split_entries(log_text: str) -> list[str]:
@@ -28,9 +30,10 @@ def test_auto_explain_plan_stays_one_entry(lab_postgres):
     marker = f"dd_logs_{uuid.uuid4().hex[:8]}"
     with lab_postgres.connect(topology.WORKLOAD_ROLE, topology.DATABASE) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT pg_sleep(0.3) AS {marker}")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and f'{marker}"' not in lab_postgres.log_text():
-        time.sleep(0.2)
+    # The log arrives line by line, as Docker's json-file gets it; the statement line comes after
+    # the whole plan. The server writes it as soon as the statement ends: seconds at most.
+    wait_for(lambda: f"statement: SELECT pg_sleep(0.3) AS {marker}" in lab_postgres.log_text(),
+             LOG_WRITE_TIMEOUT_S, "the plan and the statement in the server log")
     entries = [e for e in split_entries(lab_postgres.log_text()) if f"AS {marker}" in e and "plan:" in e]
     assert len(entries) == 1, f"auto_explain entry for {marker} split or missing: {entries}"
     entry = entries[0]

@@ -1,11 +1,13 @@
-"""postgres_exporter 0.17.1 run natively with the container's flags and environment."""
+"""postgres_exporter 0.17.1 as the lab's container (tests/engine): as `nobody`, with the flags and
+environment the program declares, on the PostgreSQL container's network."""
 import re
 
 import pytest
 
 from components import topology
 from components.render import exporter
-from tests.integration.obs_servers import Exporter, free_port
+from tests.engine.docker import Network
+from tests.integration.obs_servers import Exporter, http_get
 
 
 def _samples(text: str, name: str) -> dict[str, float]:
@@ -42,18 +44,24 @@ def test_bad_connection_settings_are_refused(host, port):
 
 
 def test_unreachable_database_reads_as_pg_up_zero(tmp_path):
-    # Nothing listens on this port: the exporter must still serve, with pg_up 0 (PostgresDown's input).
-    server = Exporter(tmp_path, "127.0.0.1", free_port(), "unused").start()
+    # No `postgres` on its network: the exporter must still serve, with pg_up 0 (PostgresDown's input),
+    # and its healthcheck stays green (it does not depend on the database).
+    network = Network()
+    server = Exporter(tmp_path, network=network)
+    password = server.container.config.env[exporter.PASSWORD_ENV]
     try:
+        server.start()
         assert _samples(server.metrics_text(), "pg_up") == {"": 0.0}
-        assert "unused" not in server.log_text()
+        assert server.healthcheck()
+        assert password not in server.log_text()
     finally:
         server.stop()
+        network.remove()
 
 
 def test_every_collector_succeeds_against_the_lab_database(lab_postgres, tmp_path):
     password = lab_postgres.passwords[topology.EXPORTER_ROLE]
-    server = Exporter(tmp_path, "127.0.0.1", lab_postgres.port, password).start()
+    server = Exporter(tmp_path, lab_postgres).start()
     try:
         server.metrics_text()  # the first scrape learns the server version
         text = server.metrics_text()
@@ -74,11 +82,16 @@ def test_every_collector_succeeds_against_the_lab_database(lab_postgres, tmp_pat
     assert password not in server.log_text() and password not in text
 
 
-def test_healthcheck_path_answers_without_a_database(tmp_path):
-    server = Exporter(tmp_path, "127.0.0.1", free_port(), "unused").start()
+def test_healthcheck_passes_on_a_serving_exporter_and_fails_without_one(lab_postgres, tmp_path):
+    server = Exporter(tmp_path / "live", lab_postgres).start()
     try:
-        from tests.integration.obs_servers import http_get
+        assert server.healthcheck()
         assert http_get(f"http://{server.address}{exporter.HEALTH_PATH}")
+        # The same image with nothing listening: the check must fail there.
+        idle = server.container.idle_twin(tmp_path / "idle")
+        try:
+            assert not idle.healthcheck(server.inputs["healthcheck"]["tests"])
+        finally:
+            idle.remove()
     finally:
         server.stop()
-    assert exporter.healthcheck()[-1] == f"http://127.0.0.1:{topology.EXPORTER_PORT}{exporter.HEALTH_PATH}"

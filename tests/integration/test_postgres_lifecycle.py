@@ -1,5 +1,6 @@
-"""Init and restart behave as the container does: idempotent scripts, new passwords reach an
-existing data directory, missing settings stop init with a clear message, the healthcheck waits."""
+"""Init and restart of the real container (tests/engine): idempotent scripts, new passwords reach an
+existing data volume, missing settings stop the container with a clear message, the healthcheck
+waits for the end of init."""
 import os
 import subprocess
 
@@ -7,10 +8,13 @@ import psycopg2
 import pytest
 
 from components import topology
-from tests.integration.pg import InitError, LabPostgres
+from tests.engine.docker import StopWaiting, wait_for
+from tests.integration.pg import READY_TIMEOUT_S, InitError, LabPostgres
 from tests.integration.tools import binary
 
 ROLES = tuple(topology.PASSWORD_ENV)
+# Seeds for ~2 s on 2 cores: long enough to sample the healthcheck many times during the seed.
+SEED_LONG_ENOUGH_TO_SAMPLE = 15_000
 CREDIT_TABLES = ("customers", "credit_applications", "credit_accounts", "gl_accounts", "journal_entries",
                  "ledger_lines", "payments", "statements", "collection_cases")
 
@@ -28,7 +32,7 @@ def own_postgres(tmp_path_factory):
 
 def _can_login(server, role, password, dbname=topology.DATABASE) -> bool:
     try:
-        psycopg2.connect(host="127.0.0.1", port=server.port, dbname=dbname, user=role, password=password).close()
+        psycopg2.connect(host=server.host, port=server.port, dbname=dbname, user=role, password=password).close()
         return True
     except psycopg2.OperationalError as exc:
         assert "password authentication failed" in str(exc), exc
@@ -41,7 +45,7 @@ def _snapshot(server) -> dict:
     dumps = {}
     for dbname in ("postgres", topology.DATABASE):
         dumps[dbname] = subprocess.run(
-            [binary("pg_dump"), "-h", "127.0.0.1", "-p", str(server.port), "-U", topology.SUPERUSER, dbname],
+            [binary("pg_dump"), "-h", server.host, "-p", str(server.port), "-U", topology.SUPERUSER, dbname],
             env=env, check=True, capture_output=True, text=True).stdout
         # pg_dump 15.14+ brackets its output with a random \restrict key: not database content.
         dumps[dbname] = "\n".join(line for line in dumps[dbname].splitlines()
@@ -89,9 +93,14 @@ def test_seed_is_consistent(own_postgres):
 
 
 def test_rerunning_every_script_changes_nothing(own_postgres):
+    """A new container on the volume re-runs every init script (reapply): nothing changes."""
     before = _snapshot(own_postgres)
     assert "CREATE TABLE public.ledger_lines" in before["dumps"][topology.DATABASE]
-    own_postgres.run_init_scripts()   # raises on any error
+    own_postgres.restart()            # raises on any error
+    log = own_postgres.container.logs()
+    for name in ("10-roles.sql", "20-databases.sql", "30-monitoring.sql", "40-schema.sql", "50-seed.sql"):
+        assert f"running /docker-entrypoint-initdb.d/{name}" in log, f"{name} was not re-run:\n{log[-2000:]}"
+    assert "Skipping initialization" in log
     after = _snapshot(own_postgres)
     assert after == before
     # Passwords are set again on every run (a new SCRAM salt, hence not compared above), to the
@@ -106,8 +115,7 @@ def test_a_changed_password_reaches_an_existing_database_on_restart(own_postgres
         own_postgres.passwords[role] = f"changed-{role}-{os.urandom(6).hex()}"
     # Passwords are data, not SQL or shell: quotes, spaces, backslashes, $ and :vars pass intact.
     own_postgres.passwords[topology.WORKLOAD_ROLE] = "it's a \\ \"p@ss\" $HOME :'x' ;--"
-    own_postgres.restart()            # what replacing the container with a new env does
-    assert "Skipping" not in own_postgres.log_text()[-200:]
+    own_postgres.restart()            # `pulumi config set --secret ...` then `pulumi up`
     for role in ROLES:
         assert _can_login(own_postgres, role, own_postgres.passwords[role]), role
         assert not _can_login(own_postgres, role, old[role]), role
@@ -143,7 +151,7 @@ def test_restart_seeds_a_database_whose_seed_never_committed(own_postgres):
 
 def test_a_missing_password_stops_start_of_an_existing_database(own_postgres):
     kept = own_postgres.passwords[topology.WORKLOAD_ROLE]
-    own_postgres.passwords[topology.WORKLOAD_ROLE] = ""
+    own_postgres.passwords[topology.WORKLOAD_ROLE] = ""   # `pulumi config set --secret workloadPassword ""`
     own_postgres.stop()
     with pytest.raises(InitError, match="CREDIT_APP_PASSWORD not set or empty"):
         own_postgres.start()
@@ -154,25 +162,38 @@ def test_a_missing_password_stops_start_of_an_existing_database(own_postgres):
 
 def test_healthcheck_is_healthy_only_for_the_real_server(own_postgres):
     assert own_postgres.healthcheck()
-    own_postgres.stop()
+
+
+def test_healthcheck_stays_red_while_the_entrypoint_seeds(tmp_path):
+    """During first init the entrypoint's temporary server (socket only) runs the seed: creditdb
+    answers over the socket, yet the container must not be healthy (clients would find no data).
+    Sampled while the log shows the seed running and not yet "init process complete"."""
+    server = LabPostgres(tmp_path, seed_customers=SEED_LONG_ENOUGH_TO_SAMPLE)
+    conclusive = 0
     try:
-        assert not own_postgres.healthcheck()
-        # The entrypoint's (and reapply's) temporary server: socket only, creditdb reachable
-        # there, yet not healthy, because init may still be running.
-        own_postgres._run([binary("pg_ctl"), "-D", own_postgres.data_dir, "-o",
-                           own_postgres._temp_server_options(), "-w", "-l", own_postgres.log_path, "start"],
-                          capture_output=True)
+        server.start(wait=False)
+        container, test = server.container, server.healthcheck_test()
+
+        def sample():
+            nonlocal conclusive
+            if "init process complete" in container.logs() or not container.running:
+                raise StopWaiting("init ended")
+            if "seeding" not in container.logs():
+                return False
+            healthy = container.healthcheck(test)
+            if "init process complete" not in container.logs():   # still seeding when it answered
+                assert not healthy, "healthy while the entrypoint's temporary server was seeding"
+                conclusive += 1
+            return conclusive >= 3
         try:
-            with psycopg2.connect(dbname=topology.DATABASE, user=topology.SUPERUSER,
-                                  host=str(own_postgres.socket_dir), port=own_postgres.port):
-                pass
-            assert not own_postgres.healthcheck()
-        finally:
-            own_postgres._run([binary("pg_ctl"), "-D", own_postgres.data_dir, "-m", "fast", "-w", "stop"],
-                              capture_output=True)
+            wait_for(sample, READY_TIMEOUT_S, "three healthcheck samples during the seed", interval=0.05)
+        except StopWaiting:
+            pass
+        assert conclusive >= 1, "no sample fell inside the seed: raise SEED_LONG_ENOUGH_TO_SAMPLE"
+        server.wait_healthy()
+        assert server.healthcheck()
     finally:
-        own_postgres.start()
-    assert own_postgres.healthcheck()
+        server.destroy()
 
 
 def test_passwords_never_reach_the_server_log(own_postgres):
@@ -185,9 +206,12 @@ def test_passwords_never_reach_the_server_log(own_postgres):
 @pytest.mark.parametrize("role", ROLES)
 def test_a_missing_password_env_stops_init_with_a_clear_message(tmp_path, role):
     server = LabPostgres(tmp_path, seed_customers=10)
-    del server.passwords[role]
+    server.env_overrides[topology.PASSWORD_ENV[role]] = None
     try:
-        with pytest.raises(InitError, match=topology.PASSWORD_ENV[role]):
+        # The superuser's is the official entrypoint's own check; the others are 10-roles.sql's.
+        expected = "superuser password is not specified" if role == topology.SUPERUSER \
+            else topology.PASSWORD_ENV[role]
+        with pytest.raises(InitError, match=expected):
             server.start()
     finally:
         server.destroy()
@@ -195,7 +219,7 @@ def test_a_missing_password_env_stops_init_with_a_clear_message(tmp_path, role):
 
 def test_a_bad_seed_size_stops_init_with_a_clear_message(tmp_path):
     server = LabPostgres(tmp_path, seed_customers=10)
-    server.seed_customers = "10k"
+    server.env_overrides[topology.SEED_CUSTOMERS_ENV] = "10k"
     try:
         with pytest.raises(InitError, match=f'{topology.SEED_CUSTOMERS_ENV} must be a whole number.*"10k"'):
             server.start()

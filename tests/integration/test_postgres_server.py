@@ -88,7 +88,10 @@ def test_slow_statement_is_logged_and_auto_explain_logs_a_json_plan(lab_postgres
     with lab_postgres.connect() as conn, conn.cursor() as cur:
         cur.execute(f"SELECT pg_sleep(0.15) AS {slow}")     # over 100ms, under 200ms
         cur.execute(f"SELECT pg_sleep(0.3) AS {slower}")    # over both
-    text = _wait_for_log(lab_postgres, rf'"Query Text": "SELECT pg_sleep\(0.3\) AS {slower}"')
+    # The container log arrives line by line: wait for the statement line, which the server
+    # writes after the whole plan.
+    text = _wait_for_log(lab_postgres, rf'"Query Text": "SELECT pg_sleep\(0.3\) AS {slower}".*'
+                                       rf'statement: SELECT pg_sleep\(0.3\) AS {slower}')
     # log_min_duration_statement, with the prefix naming database, application, user.
     statement = re.search(rf"^.*duration: [\d.]+ ms  statement: SELECT pg_sleep\(0.15\) AS {slow}$", text, re.M)
     assert statement, "the 150 ms statement was not logged"

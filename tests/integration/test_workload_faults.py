@@ -20,6 +20,7 @@ RATE = 40
 KILL_AT = (6, 9, 12, 15, 27, 30)    # seconds after the first reports: pg_terminate_backend of all workload backends
 RESTART_AT = 18                      # one full server restart
 END_AT = 44                          # leaves ~10 s to show the rate is back
+ACK_LOG = "/tmp/acks.jsonl"          # inside the container (its /tmp), read from here after the run
 
 
 @pytest.fixture
@@ -92,8 +93,8 @@ def _acked_missing(pg, ack_path) -> list:
 
 
 def test_survives_killed_connections_and_a_restart(own_postgres, tmp_path):
-    ack_path = tmp_path / "acks.jsonl"
-    run = WorkloadRun(tmp_path, workload_env(own_postgres, WORKLOAD_RATE=RATE, WORKLOAD_ACK_LOG=ack_path)).start()
+    run = WorkloadRun(tmp_path, own_postgres, workload_env(WORKLOAD_RATE=RATE, WORKLOAD_ACK_LOG=ACK_LOG)).start()
+    ack_path = run.path(ACK_LOG)
     checker = Checker(own_postgres)
     try:
         run.wait_reports(per_service=1, services=5, timeout=40)
@@ -109,7 +110,7 @@ def test_survives_killed_connections_and_a_restart(own_postgres, tmp_path):
                 restarted = True
             checker.check_invariants()
             time.sleep(0.3)
-            assert run.proc.poll() is None, run.stderr()[-3000:]
+            assert run.running(), run.stderr()[-3000:]
     finally:
         code, _ = run.stop()
         checker.check_invariants()

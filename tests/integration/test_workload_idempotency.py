@@ -22,7 +22,8 @@ WRITES = [
 
 
 def _env(pg):
-    return {"PGHOST": "127.0.0.1", "PGPORT": str(pg.port), "PGPASSWORD": pg.passwords[topology.WORKLOAD_ROLE]}
+    return {"PGHOST": pg.host, "PGPORT": str(pg.port), "PGDATABASE": topology.DATABASE,
+            "PGUSER": topology.WORKLOAD_ROLE, "PGPASSWORD": pg.passwords[topology.WORKLOAD_ROLE]}
 
 
 def _key_of(op):

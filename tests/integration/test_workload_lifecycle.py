@@ -3,18 +3,14 @@ pacing holds the rate and splits it by weight; no agent means no errors and no l
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 from credit_workload import settings
 
-from tests.integration.workload_support import (
-    REPO,
-    WorkloadRun,
-    free_port,
-    workload_env,
-)
+from tests.engine import program
+from tests.engine.docker import Network
+from tests.integration.workload_support import WorkloadRun, run_image_once, workload_env
 
 BAD = [
     ({"WORKLOAD_SERVICES": "payments,loans"}, "WORKLOAD_SERVICES"),
@@ -31,12 +27,10 @@ BAD = [
 
 
 @pytest.mark.parametrize("bad,var", BAD, ids=[v for _, v in BAD])
-def test_bad_setting_is_one_line_and_exit_2(bad, var):
-    # As in the image: only the package on the path, the connection given by the component.
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "workload"), "PGHOST": "db", "PGPORT": "5432",
-           "PGDATABASE": "creditdb", "PGUSER": "credit_app", **bad}
-    result = subprocess.run([sys.executable, "-m", "credit_workload"], env=env, capture_output=True,
-                            text=True, timeout=30, cwd="/", check=False)
+def test_bad_setting_is_one_line_and_exit_2(tmp_path, bad, var):
+    # The image with the connection the component gives it, plus one bad setting.
+    env = {"PGHOST": "db", "PGPORT": "5432", "PGDATABASE": "creditdb", "PGUSER": "credit_app", **bad}
+    result = run_image_once(tmp_path, env)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and var in lines[0] and ("expected" in lines[0] or "known" in lines[0]), result.stderr
@@ -45,10 +39,8 @@ def test_bad_setting_is_one_line_and_exit_2(bad, var):
 
 
 def test_image_without_connection_settings_says_which(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "workload")}
-    result = subprocess.run([sys.executable, "-m", "credit_workload"], env=env, capture_output=True,
-                            text=True, timeout=30, cwd="/", check=False)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "PGHOST" in result.stderr
+    result = run_image_once(tmp_path, {})
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "PGHOST" in result.stderr
 
 
 def test_settings_parse_rules():
@@ -66,7 +58,7 @@ def test_settings_parse_rules():
 
 
 def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):
-    run = WorkloadRun(tmp_path, workload_env(lab_postgres, WORKLOAD_RATE=40)).start()
+    run = WorkloadRun(tmp_path, lab_postgres, workload_env(WORKLOAD_RATE=40)).start()
     try:
         early = run.health()        # before the first reports: not healthy yet
         run.wait_reports(per_service=1, services=5, timeout=30)
@@ -83,11 +75,10 @@ def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):
 
 
 def test_no_database_yet_waits_quietly_and_stops_cleanly(tmp_path):
-    # Nothing listens on this port: the services wait for the database; SIGTERM still ends them at once.
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "workload"), "PGHOST": "127.0.0.1",
-           "PGPORT": str(free_port()), "PGDATABASE": "creditdb", "PGUSER": "credit_app",
-           "WORKLOAD_REPORT_INTERVAL": "1", "DD_TRACE_ENABLED": "false"}
-    run = WorkloadRun(tmp_path, env).start()
+    # No `postgres` on the network yet: the services wait for the database; SIGTERM still ends them at once.
+    network = Network()
+    run = WorkloadRun(tmp_path, None, workload_env(WORKLOAD_REPORT_INTERVAL=1), network=network,
+                      stack=program.stack()).start()
     try:
         run.wait_reports(per_service=2, services=5, timeout=30)
         deadline = time.monotonic() + 15
@@ -97,6 +88,8 @@ def test_no_database_yet_waits_quietly_and_stops_cleanly(tmp_path):
         health = run.health()
     finally:
         code, took = run.stop()
+        run.remove()
+        network.remove()
     assert code == 0 and took < 8, (code, took, run.stderr()[-2000:])
     assert health.returncode == 1 and "workers not started" in health.stderr, health.stderr
     assert "Traceback" not in run.stderr(), run.stderr()[-3000:]
@@ -105,11 +98,11 @@ def test_no_database_yet_waits_quietly_and_stops_cleanly(tmp_path):
 
 
 def test_supervisor_restarts_a_killed_service_process(lab_postgres, tmp_path):
-    run = WorkloadRun(tmp_path, workload_env(lab_postgres, WORKLOAD_RATE=20, WORKLOAD_SERVICES="payments,scoring"))
+    run = WorkloadRun(tmp_path, lab_postgres, workload_env(WORKLOAD_RATE=20, WORKLOAD_SERVICES="payments,scoring"))
     run.start()
     try:
         run.wait_reports(per_service=1, services=2, timeout=30)
-        children = subprocess.run(["pgrep", "-P", str(run.proc.pid), "-f", "credit_workload.service payments"],
+        children = subprocess.run(["pgrep", "-P", str(run.pid), "-f", "credit_workload.service payments"],
                                   capture_output=True, text=True, check=False).stdout.split()
         assert len(children) == 1, children
         os.kill(int(children[0]), signal.SIGKILL)
@@ -128,10 +121,8 @@ def test_supervisor_restarts_a_killed_service_process(lab_postgres, tmp_path):
 
 
 def test_pacing_holds_rate_by_weight_and_no_agent_is_quiet(lab_postgres, tmp_path):
-    # Traced, with the agent URL pointing at a closed port: the workload runs on, quietly.
-    env = workload_env(lab_postgres, WORKLOAD_RATE=60, DD_TRACE_ENABLED="true",
-                       DD_TRACE_AGENT_URL=f"http://127.0.0.1:{free_port()}")
-    run = WorkloadRun(tmp_path, env).start()
+    # Traced (the stack has a Datadog key), but no Agent answers at its alias: the workload runs on, quietly.
+    run = WorkloadRun(tmp_path, lab_postgres, workload_env(WORKLOAD_RATE=60), traced=True).start()
     try:
         rows = run.wait_reports(per_service=5, services=5, timeout=45)
     finally:

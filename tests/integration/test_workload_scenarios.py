@@ -56,7 +56,7 @@ class Watch:
 
 
 def _run_scenario(pg, tmp_path, scenario, done=lambda w: False):
-    run = WorkloadRun(tmp_path, workload_env(pg, WORKLOAD_RATE=30, WORKLOAD_SCENARIO=scenario)).start()
+    run = WorkloadRun(tmp_path, pg, workload_env(WORKLOAD_RATE=30, WORKLOAD_SCENARIO=scenario)).start()
     watch = Watch(pg)
     try:
         run.wait_reports(per_service=1, services=5, timeout=40)

@@ -8,14 +8,18 @@ import pytest
 from credit_workload import settings
 
 from components import topology
+from tests.engine.docker import wait_for
 from tests.integration.workload_support import TestAgent, WorkloadRun, workload_env
+
+# ddtrace flushes every second; the test agent decodes and stores each payload as it arrives.
+TRACE_STORE_TIMEOUT_S = 15
 
 COMMENT = re.compile(r"/\*(?P<body>[^*]*traceparent='00-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-\d\d'[^*]*)\*/")
 
 
 @pytest.fixture
-def test_agent(tmp_path):
-    agent = TestAgent(tmp_path).start()
+def test_agent(lab_postgres, tmp_path):
+    agent = TestAgent(tmp_path, lab_postgres.network).start()
     try:
         yield agent
     finally:
@@ -42,18 +46,23 @@ def _sample_activity(pg, seconds: float) -> list[tuple[str, str]]:
 
 
 def test_services_traced_with_dbm_propagation(lab_postgres, test_agent, tmp_path):
-    env = workload_env(lab_postgres, WORKLOAD_RATE=40, DD_TRACE_ENABLED="true",
-                       DD_TRACE_AGENT_URL=test_agent.url, DD_VERSION="9.9.9", WORKLOAD_LOG_LEVEL="debug")
-    env.pop("DD_DBM_PROPAGATION_MODE", None)          # the workload sets full itself
-    run = WorkloadRun(tmp_path, env).start()
+    # The stack has a Datadog key: the program points the workload at the Agent's alias, where
+    # the test agent answers.
+    env = workload_env(WORKLOAD_RATE=40, DD_VERSION="9.9.9", WORKLOAD_LOG_LEVEL="debug")
+    run = WorkloadRun(tmp_path, lab_postgres, env, traced=True).start()
     try:
         run.wait_reports(per_service=1, services=5, timeout=40)
         activity = _sample_activity(lab_postgres, 6)
     finally:
         code, _ = run.stop()
     assert code == 0, run.stderr()[-3000:]
-    time.sleep(1.5)  # the last flush on exit has been sent; let the agent finish storing it
-    traces = test_agent.traces()
+    expected_services = {settings.service_name(k) for k in settings.SERVICES}
+
+    def every_service_stored():   # the agent stores the exit flush asynchronously
+        traces = test_agent.traces()
+        roots = {s["service"] for t in traces for s in t if s.get("parent_id") in (0, None)}
+        return traces if expected_services <= roots else None
+    traces = wait_for(every_service_stored, TRACE_STORE_TIMEOUT_S, "every service's traces stored")
     spans = [s for t in traces for s in t]
 
     # 1. A root span per business operation, under each service's own name, with unified tags.
@@ -62,7 +71,7 @@ def test_services_traced_with_dbm_propagation(lab_postgres, test_agent, tmp_path
     assert {settings.service_name(k) for k in settings.SERVICES} <= by_service, by_service
     for root in roots:
         assert root["name"].startswith("credit.") and root["meta"].get("credit.operation")
-        assert root["meta"].get("env") == "test" and root["meta"].get("version") == "9.9.9"
+        assert root["meta"].get("env") == run.env["DD_ENV"] and root["meta"].get("version") == "9.9.9"
 
     # 2. psycopg2 spans carry the DBM injection tag.
     sql_spans = [s for s in spans if s.get("type") == "sql" and s["name"] == "postgres.query"]

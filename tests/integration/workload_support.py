@@ -3,13 +3,10 @@ a real ddapm-test-agent, report-line parsing and the double-entry invariant chec
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -17,6 +14,13 @@ from pathlib import Path
 from credit_workload import settings
 
 from components import topology
+from tests.engine import images, program
+from tests.engine.docker import Container, ContainerConfig, Network, StopWaiting, wait_for
+
+# ddtrace's default agent port: the workload sets only DD_AGENT_HOST (the Agent's alias).
+APM_PORT = 8126
+# The test agent imports ddtrace and aiohttp on start: seconds on a loaded machine.
+AGENT_START_TIMEOUT_S = 60
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT = re.compile(r"^(?P<service>credit-\w+)\s+ops/s=(?P<rate>[\d.]+)/(?P<target>[\d.]+|max) ok=(?P<ok>\d+) "
@@ -29,62 +33,89 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def workload_env(pg, **overrides) -> dict:
-    """The container's environment for a LabPostgres (plus PATH/PYTHONPATH to run from the repo)."""
-    # The same renderer the Pulumi component uses; only the address, the report interval and
-    # DD_ENV differ here, plus what running from the repo needs.
-    env = settings.render_env(host="127.0.0.1", port=pg.port, dbname=topology.DATABASE,
-                              user=topology.WORKLOAD_ROLE, report_interval=2, dd_env="test")
-    env.update({
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "workload"), str(REPO)]),
-        "PGPASSWORD": pg.passwords[topology.WORKLOAD_ROLE],
-    })
+# What a test may set on top of the program's env: the workload's own documented settings.
+WORKLOAD_SETTINGS = frozenset(settings.ALL_ENV_VARS)
+# A placeholder API key: the program then declares the Agent and points the workload's traces at it.
+TEST_DD_API_KEY = "test-api-key-not-a-real-one"
+
+
+def workload_env(pg=None, **overrides) -> dict:
+    """Overrides of the workload container's env, as strings (report every 2 s unless told)."""
+    env = {settings.ENV_REPORT_INTERVAL: "2"}
     env.update({k: str(v) for k, v in overrides.items()})
     return env
 
 
-class WorkloadRun:
-    """`python -m credit_workload` as the container runs it, its stdout and stderr in files."""
+def run_image_once(base_dir: Path, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The workload image's CMD with exactly `env` (beside the image's own ENV), on a network of
+    its own, until it exits: for settings the container must refuse at start."""
+    network = Network()
+    container = Container(network, ContainerConfig(alias=topology.WORKLOAD_ALIAS, image=images.workload(), env=env),
+                          Path(base_dir))
+    try:
+        container.start()
+        code = container.wait(timeout)
+        return subprocess.CompletedProcess(container.argv(), code, container.logs("stdout"), container.logs("stderr"))
+    finally:
+        container.remove()
+        network.remove()
 
-    def __init__(self, base_dir: Path, env: dict, name: str = "workload"):
+
+class WorkloadRun:
+    """The workload container as the program declares it (workload/Dockerfile's image: USER 10001,
+    /app, its CMD), on `pg`'s network, with `overrides` of its env. With `traced`, the stack has a
+    Datadog API key, so the workload sends traces to the Agent's alias; a test agent answers there."""
+
+    def __init__(self, base_dir: Path, pg, overrides: dict | None = None, name: str = "workload",
+                 traced: bool = False, network=None, stack=None):
         self.dir = Path(base_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.out_path, self.err_path = self.dir / f"{name}.out", self.dir / f"{name}.err"
-        self.env = dict(env)
-        self.env.setdefault("WORKLOAD_STATUS_DIR", str(self.dir / f"{name}-status"))
-        self.proc = None
+        self.network = network or pg.network
+        if stack is None:
+            stack = pg.stack(secret={"ddApiKey": TEST_DD_API_KEY} if traced else None)
+        config = program.container_config(stack, topology.WORKLOAD_ALIAS, images.workload(),
+                                          env_overrides=overrides or {}, may_add=WORKLOAD_SETTINGS)
+        self.image = config.image
+        self.container = Container(self.network, config, self.dir / name)
+        self.env = dict(config.env)
 
     def start(self) -> WorkloadRun:
-        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "credit_workload"], env=self.env,
-                                         stdout=out, stderr=err, cwd="/")
+        self.container.start()
         return self
 
-    def stop(self, timeout: float = 15.0) -> tuple[int, float]:
-        """SIGTERM, then wait; returns (exit status, seconds it took). Kills if it overstays."""
-        if self.proc.poll() is not None:
-            return self.proc.returncode, 0.0
+    @property
+    def pid(self) -> int:
+        return self.container.pid
+
+    def running(self) -> bool:
+        return self.container.running
+
+    def stop(self, timeout: float | None = None) -> tuple[int, float]:
+        """docker stop (SIGTERM, then SIGKILL after the container's stop timeout); returns (exit
+        status, seconds it took)."""
+        if not self.container.running:
+            return self.container.exit_code, 0.0
         started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            return -9, time.monotonic() - started
-        return self.proc.returncode, time.monotonic() - started
+        code = self.container.stop(timeout)
+        return code, time.monotonic() - started
+
+    def remove(self) -> None:
+        self.container.remove()
 
     def health(self) -> subprocess.CompletedProcess:
-        """The container healthcheck command, with the container's environment."""
-        return subprocess.run([sys.executable, "-m", "credit_workload.health"], env=self.env,
-                              capture_output=True, text=True, timeout=30, cwd="/", check=False)
+        """The image's HEALTHCHECK command, run in the container (docker exec)."""
+        kind, *argv = self.image.healthcheck
+        assert kind == "CMD", self.image.healthcheck
+        return self.container.exec(argv, timeout=30)
+
+    def path(self, container_path: str) -> Path:
+        return self.container.path(container_path)
 
     def stdout(self) -> str:
-        return self.out_path.read_text()
+        return self.container.logs("stdout")
 
     def stderr(self) -> str:
-        return self.err_path.read_text()
+        return self.container.logs("stderr")
 
     def reports(self) -> list[dict]:
         rows = []
@@ -101,7 +132,7 @@ class WorkloadRun:
     def wait_reports(self, per_service: int, services: int, timeout: float) -> list[dict]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"workload exited early:\n{self.stderr()[-2000:]}"
+            assert self.container.running, f"workload exited early:\n{self.stderr()[-2000:]}"
             rows = self.reports()
             counts = {}
             for r in rows:
@@ -115,38 +146,40 @@ class WorkloadRun:
 
 class TestAgent:
     __test__ = False   # not a pytest test class
-    """Datadog's ddapm-test-agent on a free port (real trace intake, /test/traces to read back)."""
+    """Datadog's ddapm-test-agent standing in for the Agent's APM intake: on the network's host
+    address, port 8126, known as the Agent's alias (real trace intake, /test/traces to read back)."""
 
-    def __init__(self, base_dir: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, base_dir: Path, network):
+        self.network = network
+        self.port = APM_PORT
+        self.url = f"http://{network.gateway}:{self.port}"
         self.log_path = Path(base_dir) / "test-agent.log"
         self.proc = None
 
     def start(self) -> TestAgent:
         exe = shutil.which("ddapm-test-agent")
-        assert exe, "ddapm-test-agent not installed (pip install ddapm-test-agent==1.69.1)"
+        assert exe, "ddapm-test-agent not installed (pip install -r requirements-dev.txt)"
         with open(self.log_path, "w") as log:
             # Its OTLP listeners default to fixed ports (4317/4318): free ones, so runs can coexist.
-            self.proc = subprocess.Popen([exe, "--port", str(self.port), "--host", "127.0.0.1",
+            self.proc = subprocess.Popen([exe, "--port", str(self.port), "--host", self.network.gateway,
                                           "--otlp-http-port", str(free_port()), "--otlp-grpc-port",
                                           str(free_port()), "--snapshot-dir", str(self.log_path.parent)],
                                          stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                self.traces()
-                return self
-            except OSError:
-                assert self.proc.poll() is None, self.log_path.read_text()[-2000:]
-                time.sleep(0.2)
-        raise TimeoutError("ddapm-test-agent did not answer in 30s")
+        self.network.alias(topology.AGENT_ALIAS, self.network.gateway)
+
+        def answering():
+            if self.proc.poll() is not None:
+                raise StopWaiting(self.log_path.read_text()[-2000:])
+            return self.traces() is not None
+        wait_for(answering, AGENT_START_TIMEOUT_S, "ddapm-test-agent answering")
+        return self
 
     def traces(self) -> list[list[dict]]:
         with urllib.request.urlopen(f"{self.url}/test/traces", timeout=10) as resp:
             return json.loads(resp.read())
 
     def stop(self) -> None:
+        self.network.unalias(topology.AGENT_ALIAS)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:

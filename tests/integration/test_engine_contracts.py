@@ -1,0 +1,89 @@
+"""The containers against what their images and engines do (tests/CONTRACTS.md): each process runs
+as its image's user, every uploaded file can be read (or run) by that user, and the Datadog check's
+connections fit the `datadog` role's limit on the real server."""
+import pytest
+import psycopg2
+
+from components import topology
+from components.render import datadog as datadog_render
+from tests.engine import datadog_check, images, program
+from tests.engine.docker import Container, Network
+
+
+def _uid_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("Uid:")).split()[1])
+
+
+def test_postgres_runs_as_uid_70_after_its_entrypoint_steps_down(lab_postgres):
+    assert _uid_of(lab_postgres.container.pid) == 70    # PID 1 is `postgres`, exec'd as uid 70
+
+
+def test_the_entrypoints_scripts_can_be_run_by_the_postgres_user(lab_postgres):
+    config = lab_postgres.container_config()
+    scripts = [u["file"] for u in config.uploads if u["file"].startswith("/usr/local/bin/")]
+    assert scripts
+    for script in scripts:
+        result = lab_postgres.container.exec(["gosu", "postgres", "test", "-x", script])
+        assert result.returncode == 0, f"{script} is not executable by uid 70"
+
+
+@pytest.mark.parametrize("alias,image", [(topology.PROMETHEUS_ALIAS, images.prometheus),
+                                         ("grafana", images.grafana)])
+def test_every_upload_is_readable_by_the_images_user(tmp_path, alias, image):
+    """The image's user reads each uploaded file at its container path (Grafana does not run here:
+    its uploads are read by uid 472 in a container of its image model)."""
+    network = Network()
+    model = image()
+    config = program.container_config(program.stack(), alias, model,
+                                      volumes={v: _scratch(tmp_path, v) for v in _declared_volumes(alias)},
+                                      )
+    config.entrypoint, config.command = ["sleep", "infinity"], []
+    container = Container(network, config, tmp_path).start()
+    try:
+        for upload in config.uploads:
+            result = container.exec(["cat", upload["file"]])
+            assert result.returncode == 0 and result.stdout == upload["content"], \
+                f"{alias}: {upload['file']} unreadable as {model.user}: {result.stderr}"
+    finally:
+        container.remove()
+        network.remove()
+
+
+def _declared_volumes(alias):
+    inputs = program.container_inputs(program.stack(), alias)
+    return [v["containerPath"] for v in inputs.get("volumes", []) if v.get("volumeName")]
+
+
+def _scratch(tmp_path, path):
+    from tests.engine.docker import Volume
+    return Volume(tmp_path / ("volume" + path.replace("/", "-")))
+
+
+def test_the_datadog_check_fits_the_roles_connection_limit(lab_postgres):
+    """The check as the program configures it, against the role as the init scripts create it."""
+    agent = program.container_inputs(lab_postgres.stack(secret={"ddApiKey": "test-api-key"}), topology.AGENT_ALIAS)
+    (instance,) = program.labels_of(agent)[datadog_render.CHECKS_LABEL]["postgres"]["instances"]
+    with lab_postgres.connect(topology.SUPERUSER, "postgres") as conn, conn.cursor() as cur:
+        cur.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (topology.DATADOG_ROLE,))
+        limit = cur.fetchone()[0]
+        cur.execute("SELECT datname FROM pg_database WHERE NOT datistemplate"
+                    " AND has_database_privilege(%s, datname, 'CONNECT')", (topology.DATADOG_ROLE,))
+        databases = [row[0] for row in cur.fetchall()]
+    assert 0 < limit, "the datadog role has no connection limit"
+    assert datadog_check.bound(instance) <= limit, (instance.get("max_connections"), limit)
+    # What the check holds here at most: its main connection to dbname and a full pool per
+    # database. All of them get in; one more than the role's limit does not (the limit is real).
+    wanted = [instance["dbname"]] + [db for db in databases for _ in range(datadog_check.POOL_MAX_SIZE)]
+    assert len(wanted) == datadog_check.most_connections(instance, len(databases))
+    held = []
+    try:
+        for dbname in wanted:
+            held.append(lab_postgres.connect(topology.DATADOG_ROLE, dbname))
+        while len(held) < limit:
+            held.append(lab_postgres.connect(topology.DATADOG_ROLE, instance["dbname"]))
+        with pytest.raises(psycopg2.OperationalError, match="too many connections for role"):
+            held.append(lab_postgres.connect(topology.DATADOG_ROLE, instance["dbname"]))
+    finally:
+        for conn in held:
+            conn.close()
