@@ -33,7 +33,7 @@ DD_SITES = {
 }
 # Optional secrets: documented here, NOT declared in Pulumi.yaml. The Pulumi CLI treats a declared
 # key with neither `default` nor `value` as required ("Stack 'dev' is missing configuration
-# value(s)", pulumi/pulumi sdk/go/common/workspace/config.go), and a secret has no default; an
+# value(s)", pulumi/pulumi pkg/workspace/config.go, mergeConfig), and a secret has no default; an
 # undeclared key is read like any other (`pulumi config set --secret KEY VALUE`).
 OPTIONAL_SECRETS = {
     "ddApiKey": "Datadog API key. Unset runs the lab without the Datadog Agent.",

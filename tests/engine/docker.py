@@ -20,6 +20,7 @@ Needs root, as the daemon does (namespaces, bridges, chown); CI runs as root.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import itertools
 import os
 import re
@@ -91,15 +92,15 @@ class Network:
     def __init__(self, name: str = "lab"):
         _require_root()
         self.name = name
+        _remove_stale_networks()
         used = {int(m) for m in re.findall(rf"inet {SUBNET}\.(\d+)\.", _ip("-4", "-o", "addr").stdout)}
         self.index = next(i for i in range(1, 250) if i not in used and i not in Network._taken)
         Network._taken.add(self.index)
         self.bridge = f"clab{self.index}"
         self.gateway = f"{SUBNET}.{self.index}.1"
-        _remove_stale_networks()
         self._hosts: dict[str, str] = {}            # alias -> address
         self._next_host = itertools.count(2)
-        self._namespaces: dict[str, str] = {}       # namespace -> alias
+        self._namespaces: dict[str, tuple[str, str]] = {}   # namespace -> (alias, address)
         self.work_dir = ENGINE_RUN_DIR / self.bridge
         self.work_dir.mkdir(parents=True, exist_ok=True)
         (self.work_dir / "owner-pid").write_text(str(os.getpid()))
@@ -122,7 +123,7 @@ class Network:
         namespace = f"{self.bridge}-{alias}-{number}"
         host_end, inner_end = f"cl{self.index}h{number}", f"cl{self.index}c{number}"
         _ip("netns", "add", namespace)
-        self._namespaces[namespace] = alias
+        self._namespaces[namespace] = (alias, address)
         _ip("link", "add", host_end, "type", "veth", "peer", "name", inner_end)
         _ip("link", "set", inner_end, "netns", namespace)
         _ip("link", "set", host_end, "master", self.bridge, "up")
@@ -146,7 +147,9 @@ class Network:
     def detach(self, namespace: str) -> None:
         if namespace in self._namespaces:
             _ip("netns", "del", namespace, check=False)   # takes the veth pair with it
-            self._hosts.pop(self._namespaces.pop(namespace), None)
+            alias, address = self._namespaces.pop(namespace)
+            if self._hosts.get(alias) == address:        # not taken over by a newer container
+                del self._hosts[alias]
             self._write_hosts()
 
     def _write_hosts(self) -> None:
@@ -387,7 +390,6 @@ class Container:
     def idle_twin(self, work_dir: Path) -> "Container":
         """A started container of the same image and config whose PID 1 only sleeps: where a
         healthcheck must fail because nothing serves."""
-        import dataclasses
         twin = Container(self.network, dataclasses.replace(self.config, alias=f"{self.config.alias}-idle",
                                                            entrypoint=["sleep", "infinity"], command=[],
                                                            volumes={}), work_dir)

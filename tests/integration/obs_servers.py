@@ -9,7 +9,6 @@ at their addresses on that network, on the ports they listen on inside their con
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -155,7 +154,3 @@ class Workload:
         if self.run.container.exit_code is None or self.run.running():
             self.run.stop()
         self.run.remove()
-
-
-def metric_names(text: str) -> set[str]:
-    return set(re.findall(r"(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )", text))

@@ -1,13 +1,15 @@
 """The containers against what their images and engines do (tests/CONTRACTS.md): each process runs
 as its image's user, every uploaded file can be read (or run) by that user, and the Datadog check's
 connections fit the `datadog` role's limit on the real server."""
-import pytest
+import dataclasses
+
 import psycopg2
+import pytest
 
 from components import topology
 from components.render import datadog as datadog_render
 from tests.engine import datadog_check, images, program
-from tests.engine.docker import Container, Network
+from tests.engine.docker import Container, Network, Volume
 
 
 def _uid_of(pid: int) -> int:
@@ -32,32 +34,24 @@ def test_the_entrypoints_scripts_can_be_run_by_the_postgres_user(lab_postgres):
                                          ("grafana", images.grafana)])
 def test_every_upload_is_readable_by_the_images_user(tmp_path, alias, image):
     """The image's user reads each uploaded file at its container path (Grafana does not run here:
-    its uploads are read by uid 472 in a container of its image model)."""
+    its uploads are read by uid 472 in a container of its image model that only sleeps)."""
     network = Network()
-    model = image()
-    config = program.container_config(program.stack(), alias, model,
-                                      volumes={v: _scratch(tmp_path, v) for v in _declared_volumes(alias)},
-                                      )
-    config.entrypoint, config.command = ["sleep", "infinity"], []
-    container = Container(network, config, tmp_path).start()
+    run = program.stack()
+    declared = [v["containerPath"] for v in program.container_inputs(run, alias).get("volumes", [])
+                if v.get("volumeName")]
+    config = program.container_config(run, alias, image(),
+                                      volumes={path: Volume(tmp_path / f"volume{path.replace('/', '-')}")
+                                               for path in declared})
+    container = Container(network, dataclasses.replace(config, entrypoint=["sleep", "infinity"], command=[]),
+                          tmp_path).start()
     try:
         for upload in config.uploads:
             result = container.exec(["cat", upload["file"]])
             assert result.returncode == 0 and result.stdout == upload["content"], \
-                f"{alias}: {upload['file']} unreadable as {model.user}: {result.stderr}"
+                f"{alias}: {upload['file']} unreadable as {config.image.user}: {result.stderr}"
     finally:
         container.remove()
         network.remove()
-
-
-def _declared_volumes(alias):
-    inputs = program.container_inputs(program.stack(), alias)
-    return [v["containerPath"] for v in inputs.get("volumes", []) if v.get("volumeName")]
-
-
-def _scratch(tmp_path, path):
-    from tests.engine.docker import Volume
-    return Volume(tmp_path / ("volume" + path.replace("/", "-")))
 
 
 def test_the_datadog_check_fits_the_roles_connection_limit(lab_postgres):
