@@ -24,6 +24,7 @@ import dataclasses
 import itertools
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -121,7 +122,10 @@ class Network:
         number = next(self._next_host)
         address = f"{SUBNET}.{self.index}.{number}"
         namespace = f"{self.bridge}-{alias}-{number}"
-        host_end, inner_end = f"cl{self.index}h{number}", f"cl{self.index}c{number}"
+        # Unique names: the kernel tears a deleted namespace (and its veth pair) down
+        # asynchronously, so a name derived from the address could still be taken.
+        suffix = secrets.token_hex(5)
+        host_end, inner_end = f"clh{suffix}", f"clc{suffix}"
         _ip("netns", "add", namespace)
         self._namespaces[namespace] = (alias, address)
         _ip("link", "add", host_end, "type", "veth", "peer", "name", inner_end)
