@@ -300,24 +300,24 @@ class Container:
                      "--ro-bind", str(self.network.resolv_file), "/etc/resolv.conf"])
         return args
 
-    def _sandbox(self, argv: Sequence[str], user: str | None, env: Mapping[str, str], pid1: bool,
-                 extra: Sequence[str] = ()) -> list[str]:
+    def _sandbox(self, argv: Sequence[str], user: str | None, pid1: bool, extra: Sequence[str] = ()) -> list[str]:
         user = self.image.user if user is None else user
         command = [*self.image.run_as(user), *argv]
         caps = ["--cap-drop", "ALL"] + [a for cap in DOCKER_DEFAULT_CAPS for a in ("--cap-add", cap)]
         namespaces = ["--unshare-pid", "--as-pid-1", "--unshare-ipc", "--unshare-uts", "--hostname", self.hostname] \
             if pid1 else []
-        setenv = [a for key, value in env.items() for a in ("--setenv", key, value)]
-        return ["nsenter", f"--net=/run/netns/{self.namespace}", "--", "bwrap", *self._mounts(), *namespaces,
-                "--die-with-parent", *extra, *caps, "--chdir", self.image.workdir, "--clearenv", *setenv, "--", *command]
+        # The environment goes to the process as its environment (Popen env), not on the command line.
+        return [shutil.which("nsenter"), f"--net=/run/netns/{self.namespace}", "--", shutil.which("bwrap"),
+                *self._mounts(), *namespaces,
+                "--die-with-parent", *extra, *caps, "--chdir", self.image.workdir, "--", *command]
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "Container":
         """docker start: PID 1 runs ENTRYPOINT + CMD; its output goes to the container log."""
         assert self._proc is None, f"{self.config.alias} already started"
         info_read, info_write = os.pipe()
-        argv = self._sandbox(self.argv(), None, self.env(), pid1=True, extra=["--info-fd", str(info_write)])
-        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        argv = self._sandbox(self.argv(), None, pid1=True, extra=["--info-fd", str(info_write)])
+        self._proc = subprocess.Popen(argv, env=self.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, pass_fds=(info_write,))
         os.close(info_write)
         with os.fdopen(info_read) as info:
@@ -381,7 +381,7 @@ class Container:
     def exec(self, argv: Sequence[str], user: str | None = None, env: Mapping[str, str] | None = None,
              timeout: float = 60) -> subprocess.CompletedProcess:
         """docker exec: the container's env (plus `env`), user and working directory."""
-        return subprocess.run(self._sandbox(argv, user, {**self.env(), **(env or {})}, pid1=False),
+        return subprocess.run(self._sandbox(argv, user, pid1=False), env={**self.env(), **(env or {})},
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
     def healthcheck(self, test: Sequence[str], timeout: float = 30) -> bool:
@@ -430,9 +430,10 @@ class StopWaiting(Exception):
     """Raised by a wait_for check when waiting longer cannot help (the process died)."""
 
 
-def wait_for(check, timeout: float, what: str, interval: float = 0.2):
+def wait_for(check, timeout: float, what, interval: float = 0.2):
     """Poll `check()` until truthy, at most `timeout` seconds; the last error in the message.
-    Any exception but StopWaiting means "not yet"."""
+    Any exception but StopWaiting means "not yet". `what` may be a callable, for a message built
+    when the time is up."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
@@ -445,5 +446,6 @@ def wait_for(check, timeout: float, what: str, interval: float = 0.2):
         except Exception as exc:   # noqa: BLE001 - reported on timeout
             last = exc
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not reached within {timeout:.0f} s (last error: {last!r})")
+            raise TimeoutError(f"{what() if callable(what) else what}: not reached within {timeout:.0f} s "
+                               f"(last error: {last!r})")
         time.sleep(interval)

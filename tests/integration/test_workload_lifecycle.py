@@ -3,14 +3,19 @@ pacing holds the rate and splits it by weight; no agent means no errors and no l
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 from credit_workload import settings
 
 from tests.engine import program
-from tests.engine.docker import Network
+from tests.engine.docker import Network, wait_for
 from tests.integration.workload_support import WorkloadRun, run_image_once, workload_env
+
+# Services connect and prepare before they report.
+START_TIMEOUT_S = 60
+# Report windows (2 s each) the pacing is judged over: one operation early or late moves a 2 s
+# window by up to 1/(2 x target), but evens out over many.
+PACING_WINDOWS = 10
 
 BAD = [
     ({"WORKLOAD_SERVICES": "payments,loans"}, "WORKLOAD_SERVICES"),
@@ -64,9 +69,8 @@ def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):
         run.wait_reports(per_service=1, services=5, timeout=30)
         healthy = run.health()
     finally:
-        code, took = run.stop(timeout=15)
-    assert code == 0, run.stderr()[-3000:]
-    assert took < 8, f"took {took:.1f}s to stop"
+        code, _ = run.stop()   # docker stop: SIGTERM, SIGKILL after the component's stop_timeout
+    assert code == 0, f"not stopped by SIGTERM within the stop timeout: {code}\n{run.stderr()[-3000:]}"
     assert early.returncode == 1 and "no status yet" in early.stderr, early.stderr
     assert healthy.returncode == 0, healthy.stderr
     finals = [r for r in run.reports() if r["workers"] == "stopped"]
@@ -80,17 +84,17 @@ def test_no_database_yet_waits_quietly_and_stops_cleanly(tmp_path):
     run = WorkloadRun(tmp_path, None, workload_env(WORKLOAD_REPORT_INTERVAL=1), network=network,
                       stack=program.stack()).start()
     try:
-        run.wait_reports(per_service=2, services=5, timeout=30)
-        deadline = time.monotonic() + 15
-        while run.stderr().count("waiting for the database") < 5 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(2)     # more failed attempts, which must not log more lines
+        wait_for(lambda: run.stderr().count("waiting for the database") >= 5, START_TIMEOUT_S,
+                 "every service waiting for the database")
+        # Several more attempts (one a second, each reported) must not log more lines.
+        seen = len(run.reports())
+        run.wait_reports(per_service=seen // 5 + 3, services=5, timeout=START_TIMEOUT_S)
         health = run.health()
     finally:
-        code, took = run.stop()
+        code, _ = run.stop()
         run.remove()
         network.remove()
-    assert code == 0 and took < 8, (code, took, run.stderr()[-2000:])
+    assert code == 0, (code, run.stderr()[-2000:])
     assert health.returncode == 1 and "workers not started" in health.stderr, health.stderr
     assert "Traceback" not in run.stderr(), run.stderr()[-3000:]
     waiting = [line for line in run.stderr().splitlines() if "waiting for the database" in line]
@@ -107,13 +111,9 @@ def test_supervisor_restarts_a_killed_service_process(lab_postgres, tmp_path):
         assert len(children) == 1, children
         os.kill(int(children[0]), signal.SIGKILL)
         before = len([r for r in run.reports() if r["service"] == "credit-payments"])
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:    # the supervisor restarts it (after 2 s) and it reports again
-            if len([r for r in run.reports() if r["service"] == "credit-payments"]) >= before + 2:
-                break
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"payments did not come back:\n{run.stdout()[-1500:]}\n{run.stderr()[-1500:]}")
+        # The supervisor restarts it after its first backoff (2 s); it starts and reports again.
+        wait_for(lambda: len([r for r in run.reports() if r["service"] == "credit-payments"]) >= before + 2,
+                 2 + START_TIMEOUT_S, lambda: f"payments back:\n{run.stdout()[-1500:]}\n{run.stderr()[-1500:]}")
     finally:
         code, _ = run.stop()
     assert code == 0
@@ -124,14 +124,16 @@ def test_pacing_holds_rate_by_weight_and_no_agent_is_quiet(lab_postgres, tmp_pat
     # Traced (the stack has a Datadog key), but no Agent answers at its alias: the workload runs on, quietly.
     run = WorkloadRun(tmp_path, lab_postgres, workload_env(WORKLOAD_RATE=60), traced=True).start()
     try:
-        rows = run.wait_reports(per_service=5, services=5, timeout=45)
+        rows = run.wait_reports(per_service=PACING_WINDOWS + 2, services=5,
+                                timeout=START_TIMEOUT_S + (PACING_WINDOWS + 2) * 2 * 3)
     finally:
         code, _ = run.stop()
     assert code == 0
     weights = settings.service_weights(settings.SERVICES)
     for service in settings.SERVICES:
         name = settings.service_name(service)
-        mine = [r for r in rows if r["service"] == name and r["workers"] != "stopped"][1:5]  # skip warm-up
+        # Skip the warm-up window; a shared schedule makes the windows even out over many.
+        mine = [r for r in rows if r["service"] == name and r["workers"] != "stopped"][2:2 + PACING_WINDOWS]
         achieved = sum(r["rate"] for r in mine) / len(mine)
         target = 60 * weights[service]
         assert mine[0]["target"] == pytest.approx(target, abs=0.05)

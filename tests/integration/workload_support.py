@@ -130,18 +130,16 @@ class WorkloadRun:
         return rows
 
     def wait_reports(self, per_service: int, services: int, timeout: float) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.container.running, f"workload exited early:\n{self.stderr()[-2000:]}"
+        def enough():
+            if not self.container.running:
+                raise StopWaiting(f"workload exited early:\n{self.stderr()[-2000:]}")
             rows = self.reports()
             counts = {}
             for r in rows:
                 counts[r["service"]] = counts.get(r["service"], 0) + 1
-            if len(counts) >= services and min(counts.values()) >= per_service:
-                return rows
-            time.sleep(0.2)
-        raise TimeoutError(f"no {per_service} reports per service in {timeout}s:\n{self.stdout()[-2000:]}"
-                           f"\n{self.stderr()[-2000:]}")
+            return rows if len(counts) >= services and min(counts.values()) >= per_service else None
+        return wait_for(enough, timeout, lambda: f"{per_service} reports of {services} services:\n"
+                                                 f"{self.stdout()[-2000:]}\n{self.stderr()[-2000:]}")
 
 
 class TestAgent:

@@ -47,12 +47,11 @@ def _lost(conn, exc) -> bool:
 
 
 class Session:
-    def __init__(self, connect_kwargs: dict, stop: threading.Event, stats=None, fresh_per_op: bool = False,
+    def __init__(self, connect_kwargs: dict, stop: threading.Event, stats=None,
                  options: str = SESSION_OPTIONS, retry_window: float = RETRY_WINDOW):
         self._kwargs = dict(connect_kwargs, options=options)
         self._stop = stop
         self._stats = stats
-        self._fresh = fresh_per_op           # connection-storm: a new connection for every operation
         self._retry_window = retry_window
         self.conn = None
         self.busy = False                    # inside a transaction (SIGTERM may cancel it when late)
@@ -65,7 +64,7 @@ class Session:
                 raise Stopped()
             try:
                 conn = psycopg2.connect(**self._kwargs)
-                if self._ever_connected and self._stats is not None and not self._fresh:
+                if self._ever_connected and self._stats is not None:
                     self._stats.count("reconnects")
                 self._ever_connected = True
                 self._backoff = BACKOFF_MIN
@@ -135,5 +134,3 @@ class Session:
                 raise
             finally:
                 self.busy = False
-                if self._fresh:
-                    self.close()

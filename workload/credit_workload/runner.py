@@ -3,6 +3,7 @@
 Nothing a worker meets ends it: database errors become counted errors, unexpected exceptions
 are logged (rate-limited) and counted, and only the stop event ends the loop.
 """
+import contextlib
 import json
 import logging
 import os
@@ -56,14 +57,49 @@ class ServiceRunner:
         self._ack_file = open(settings.ack_log, "a", buffering=1) if settings.ack_log else None  # noqa: SIM115
 
     # -- workers ---------------------------------------------------------------------------
-    def _session(self) -> Session:
-        session = Session(self.settings.connect_kwargs(self.key), self.stop, self.stats,
-                          fresh_per_op=self.service.fresh_connections)
+    def session(self) -> Session:
+        """A new session of this service; stop cancels what it still runs after the grace period."""
+        session = Session(self.settings.connect_kwargs(self.key), self.stop, self.stats)
         self._sessions.append(session)
         return session
 
+    def repeat(self, next_operation, pause: float = 0.0) -> None:
+        """A scenario's unpaced loop on a session of its own, until stop: next_operation() gives
+        the Operation, which runs in its own root span and transaction. Counted under its name,
+        apart from the paced rate; a write is acknowledged like any other; a failure is counted
+        and the loop goes on."""
+        session = self.session()
+        try:
+            while not self.stop.is_set():
+                op = next_operation()
+                with self._span(op):
+                    try:
+                        result, _ = session.transaction(op.run, *op.args)
+                    except Stopped:
+                        return
+                    except GaveUp as exc:
+                        self.stats.count(f"{op.name}_failed")
+                        self._warn(exc.kind, "%s %s failed: %s", self.name, op.name, exc)
+                        self.stop.wait(0.5)
+                        continue
+                self.stats.count(op.name)
+                self._acknowledge(op.name, result or {})
+                if pause:
+                    self.stop.wait(pause)
+        finally:
+            session.close()
+
+    @contextlib.contextmanager
+    def _span(self, op):
+        """The operation's root span (None when tracing is off), tagged with the operation's tags."""
+        with tracing.root_span(self.key, op.name, self.settings.scenario) as span:
+            if span is not None:
+                for tag, value in op.tags.items():
+                    span.set_tag(tag, value)
+            yield span
+
     def _work(self, index: int) -> None:
-        session = self._session()
+        session = self.session()
         rng = random.Random()
         try:
             while self.pacer.wait(self.stop):
@@ -82,10 +118,7 @@ class ServiceRunner:
         crashed = False
         # Everything about the operation, log lines included, happens inside its root span, so
         # each log line carries the trace id of the operation it is about.
-        with tracing.root_span(self.key, op.name, self.settings.scenario) as span:
-            if span is not None:
-                for tag, value in op.tags.items():
-                    span.set_tag(tag, value)
+        with self._span(op) as span:
             try:
                 result, retries = session.transaction(op.run, *op.args)
             except Stopped:
@@ -114,10 +147,14 @@ class ServiceRunner:
                 self.stop.wait(0.5)   # a bug: do not spin on it
             return
         self.stats.ok(time.perf_counter() - started, retries, bool(result.get("replayed")))
+        self._acknowledge(op.name, result)
+
+    def _acknowledge(self, operation: str, result: dict) -> None:
+        """After COMMIT returned: the ack callback, and the ack log for writes with a key."""
         if self.on_ack is not None:
-            self.on_ack(self.key, op.name, result)
+            self.on_ack(self.key, operation, result)
         if self._ack_file is not None and result.get("idempotency_key"):
-            line = json.dumps({"service": self.key, "operation": op.name, **result}, default=str)
+            line = json.dumps({"service": self.key, "operation": operation, **result}, default=str)
             with self._ack_lock:
                 if self._ack_file is not None:
                     self._ack_file.write(line + "\n")

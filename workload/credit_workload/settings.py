@@ -31,7 +31,7 @@ RATE_UNPACED = "max"         # WORKLOAD_RATE=max: no pacing, every worker as fas
 DEFAULT_REPORT_INTERVAL = 10.0
 MIN_REPORT_INTERVAL, MAX_REPORT_INTERVAL = 1.0, 3600.0
 DEFAULT_THREADS = 2          # worker threads (= connections) per service process
-MAX_THREADS = 8              # 5 services x 8 (+ scenario extras) stay under credit_app's CONNECTION LIMIT 60
+MAX_THREADS = 8              # 5 services x 8 (+ scenario extras) stay under credit_app's CONNECTION LIMIT 84
 SERVICE_PREFIX = "credit-"
 DEFAULT_ENV = "lab"
 DEFAULT_VERSION = "0.1.0"

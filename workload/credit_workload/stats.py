@@ -65,13 +65,19 @@ class Stats:
                 "totals": totals}
 
 
+PACED_TOTALS = ("ops", "errors", "retries", "replayed", "reconnects")
+
+
 def format_line(snap: dict, target, workers: str = "") -> str:
-    """e.g. credit-payments ops/s=7.0/7.0 ok=70 errors=0 p50=2.1ms p95=4.0ms p99=9.5ms retries=0"""
+    """e.g. credit-payments ops/s=7.0/7.0 ok=70 errors=0 p50=2.1ms p95=4.0ms p99=9.5ms retries=0,
+    then what a scenario's own loops did (scenario=review_hot_account:12,post_payment:36)."""
     target_txt = "max" if target is None else f"{target:.1f}"
     kinds = ",".join(f"{k}:{v}" for k, v in sorted(snap["error_kinds"].items()))
     t = snap["totals"]
+    scenario = ",".join(f"{k}:{v}" for k, v in sorted(t.items()) if k not in PACED_TOTALS)
     return (f"{snap['service']:<22} ops/s={snap['rate']:.1f}/{target_txt} ok={snap['ops']} "
             f"errors={snap['errors']}{'(' + kinds + ')' if kinds else ''} "
             f"p50={snap['p50'] * 1000:.1f}ms p95={snap['p95'] * 1000:.1f}ms p99={snap['p99'] * 1000:.1f}ms "
             f"total_ops={t.get('ops', 0)} retries={t.get('retries', 0)} replayed={t.get('replayed', 0)} "
-            f"reconnects={t.get('reconnects', 0)}" + (f" workers={workers}" if workers else ""))
+            f"reconnects={t.get('reconnects', 0)}" + (f" scenario={scenario}" if scenario else "")
+            + (f" workers={workers}" if workers else ""))

@@ -45,10 +45,17 @@ SELECT format('CREATE ROLE %I LOGIN', r) FROM unnest(ARRAY['credit_app', 'datado
 
 ALTER ROLE postgres PASSWORD :'superuser_password';
 
+-- Connection budget (max_connections = 100 in server.conf): credit_app 84 + datadog 10 +
+-- postgres_exporter 3 + superuser_reserved_connections 3 = 100. Each role can use its whole limit
+-- and the others still get in: a connection storm in the workload never locks the monitors out,
+-- yet it can take the server past PostgresTooManyConnections' 80%.
+
 -- The workload: owns the credit database and its objects, nothing more (no superuser, no role or
--- database creation). A handful of connections per service is plenty; the cap protects the server.
+-- database creation). Its sessions end a transaction left idle for 5 minutes: a client that hangs
+-- mid-transaction cannot hold back VACUUM for long (the idle-in-transaction scenario idles 90 s).
 ALTER ROLE credit_app WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    INHERIT CONNECTION LIMIT 60 PASSWORD :'credit_app_password';
+    INHERIT CONNECTION LIMIT 84 PASSWORD :'credit_app_password';
+ALTER ROLE credit_app SET idle_in_transaction_session_timeout = '5min';
 
 -- Datadog Agent (DBM): pg_monitor gives it pg_stat_activity with every role's query text and
 -- pg_stat_statements; the explain function (30-monitoring.sql) is its only way to plans.
@@ -59,7 +66,7 @@ GRANT pg_monitor TO datadog;
 -- postgres_exporter: pg_monitor is enough on 15. No search_path override (it breaks the
 -- stat_statements collector).
 ALTER ROLE postgres_exporter WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    INHERIT CONNECTION LIMIT 5 PASSWORD :'exporter_password';
+    INHERIT CONNECTION LIMIT 3 PASSWORD :'exporter_password';
 GRANT pg_monitor TO postgres_exporter;
 
 RESET log_min_error_statement;

@@ -31,13 +31,11 @@ def already_applied(cur, key) -> bool:
 
 class BaseService:
     key = ""
-    fresh_connections = False        # connection-storm: a new connection per operation
 
     def __init__(self, settings):
         self.settings = settings
         self.scenario = settings.scenario
         self.storm = settings.scenario == "connection-storm"
-        self.fresh_connections = self.storm
 
     def prepare(self, cur) -> None:
         """Read what operations pick from (id ranges); runs once before the workers start."""
@@ -46,7 +44,8 @@ class BaseService:
         return base
 
     def background(self, runner):
-        """Extra loops a scenario needs besides the paced workers (none by default)."""
+        """Extra loops a scenario runs besides the paced workers, as callables (none by default);
+        most are runner.repeat(next_operation) on a session of their own."""
         return []
 
     def next_operation(self, rng) -> Operation:

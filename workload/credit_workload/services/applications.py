@@ -10,7 +10,8 @@ PRODUCTS = (("personal_loan", 1000, 25000, (12, 24, 36, 48, 60)),
             ("auto_loan", 5000, 60000, (36, 48, 60, 72)),
             ("credit_card", 500, 15000, (12,)))
 REGIONS = ("north", "south", "east", "west", "central")
-STORM_THREADS = 6            # connection-storm: extra unpaced "connect, look up, disconnect" loops
+STORM_OPENS_PER_SECOND = 10  # connection-storm: how fast the leaking pool grows (and churns once full)
+STORM_HEADROOM = 1           # a slot of the role left for a service's reconnect
 
 
 def submit_application(cur, start_id, product, amount, term, key):
@@ -81,22 +82,52 @@ class Service(BaseService):
         return Operation("application_status", application_status, (rng.randint(1, self.max_application),))
 
     def background(self, runner):
-        if not self.storm:
-            return []
-        return [lambda: storm_loop(runner) for _ in range(STORM_THREADS)]
+        return [lambda: storm_loop(runner)] if self.storm else []
+
+
+def storm_size(cur, settings) -> int:
+    """How many connections the storm keeps: what the role's CONNECTION LIMIT leaves after every
+    service's own (one per worker) and STORM_HEADROOM. credit_app's limit is set so that this
+    crosses PostgresTooManyConnections' share of max_connections, while the monitors' roles keep
+    slots of their own (configs/postgres/initdb/10-roles.sql)."""
+    cur.execute("SELECT rolconnlimit, current_setting('max_connections')::int FROM pg_roles WHERE rolname = current_user")
+    limit, max_connections = cur.fetchone()
+    if limit < 0:                     # no role limit: stay under the server's own
+        limit = max_connections - 10
+    return max(1, limit - len(settings.services) * settings.threads - STORM_HEADROOM)
 
 
 def storm_loop(runner):
-    """connection-storm: connect, one lookup, disconnect, again (the no-pool anti-pattern)."""
+    """connection-storm: a pool that leaks. A new connection every 1/STORM_OPENS_PER_SECOND s, one
+    lookup on it, then it is kept open; past storm_size() the oldest is closed for each new one."""
+    import collections
+
+    import psycopg2
+
     from .. import tracing
-    from ..db import GaveUp, Session, Stopped
-    session = Session(runner.settings.connect_kwargs(runner.key), runner.stop, fresh_per_op=True)
-    while not runner.stop.wait(0.05):
-        try:
-            with tracing.root_span(runner.key, "storm_lookup", runner.settings.scenario):
-                session.transaction(application_status, 1)
+    held = collections.deque()
+    size = None
+    try:
+        while not runner.stop.wait(1 / STORM_OPENS_PER_SECOND):
+            try:
+                conn = psycopg2.connect(**runner.settings.connect_kwargs(runner.key))
+            except psycopg2.OperationalError:
+                runner.stats.count("storm_refused")
+                runner.stop.wait(1.0)
+                continue
+            try:
+                with tracing.root_span(runner.key, "storm_lookup", runner.settings.scenario), conn.cursor() as cur:
+                    if size is None:
+                        size = storm_size(cur, runner.settings)
+                    application_status(cur, 1)
+                conn.commit()
+            except psycopg2.Error:
+                conn.close()
+                continue
+            held.append(conn)
             runner.stats.count("storm_connections")
-        except Stopped:
-            return
-        except GaveUp:
-            runner.stop.wait(0.5)
+            while len(held) > size:
+                held.popleft().close()
+    finally:
+        for conn in held:
+            conn.close()

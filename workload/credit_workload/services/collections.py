@@ -2,11 +2,9 @@
 
 The sweep marks up to a batch of overdue accounts delinquent in one UPDATE (rows taken with
 FOR UPDATE SKIP LOCKED so it never queues behind payments) and opens at most one case per
-account. Working a case may end in a charge-off, booked by double entry. Under lock-contention
-collections also reviews the hot accounts payments pile onto, holding their row locks.
+account. Working a case may end in a charge-off, booked by double entry.
 """
 from . import BaseService, Operation, already_applied, new_key, ledger
-from .payments import hot_accounts, hot_hold_seconds
 
 SWEEP_BATCH = 50
 CHARGE_OFF_DPD = 120
@@ -60,29 +58,11 @@ def work_case(cur, key, agent):
     return {"case_id": case_id, "outcome": "promise_to_pay"}
 
 
-def review_hot_accounts(cur, hot_ids, hold):
-    """lock-contention: a batch review that holds the hot accounts' row locks."""
-    cur.execute("SELECT id, balance FROM credit_accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (list(hot_ids),))
-    rows = cur.fetchall()
-    cur.execute("SELECT pg_sleep(%s)", (hold,))
-    return {"accounts_reviewed": len(rows)}
-
-
 class Service(BaseService):
     key = "collections"
 
-    def __init__(self, settings):
-        super().__init__(settings)
-        self.hot_ids = ()
-
-    def prepare(self, cur):
-        if self.scenario == "lock-contention":
-            self.hot_ids = hot_accounts(cur)
-
     def next_operation(self, rng):
         roll = rng.random()
-        if self.hot_ids and roll < 0.3:
-            return Operation("review_hot_accounts", review_hot_accounts, (self.hot_ids, hot_hold_seconds(self.settings) / 2))
         if roll < 0.3:
             return Operation("overdue_sweep", overdue_sweep, (SWEEP_BATCH,))
         return Operation("work_case", work_case, (new_key(), f"agent-{rng.randint(1, 12):02d}"))

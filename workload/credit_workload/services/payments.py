@@ -2,28 +2,21 @@
 
 Each payment locks its account row (SELECT ... FOR UPDATE), records the payment under its
 idempotency key, books it (cash debit, receivable credit), lowers the balance by the same
-amount and settles the payment, in one transaction. Under lock-contention every payment and
-fee goes to a couple of hot accounts and holds the lock through a slow "fraud check", so the
-others queue: lock waits in pg_locks and pg_stat_activity, log_lock_waits lines in the log.
+amount and settles the payment, in one transaction.
+
+Under lock-contention, besides the paced payments (which go on as usual), a fraud review locks
+one hot account and holds it for HOT_HOLD_SECONDS, over and over, while HOT_QUEUE unpaced
+payments to that account queue behind it: about HOT_QUEUE sessions wait on a row lock at any
+moment, whatever the rate or the machine (pg_locks, wait_event_type Lock in pg_stat_activity and
+DBM, log_lock_waits lines, PostgresLockWaits).
 """
 from . import BaseService, Operation, new_key, ledger
 
 METHODS = ("ach", "card", "wire", "cash")
-HOT_ACCOUNTS = 3
-HOT_THREADS = 6
-HOT_UTILIZATION = 0.4        # share of the time each hot account's row lock is held: waits, not a stall
-
-
-def hot_hold_seconds(settings) -> float:
-    """How long a hot-account transaction holds its lock under lock-contention.
-
-    Scaled to the rate so that each hot row is locked ~40% of the time: others queue behind it
-    often (lock waits), yet the payments still keep up with their target rate.
-    """
-    rate = settings.service_rate("payments") if "payments" in settings.services else None
-    if rate is None:
-        return 0.02
-    return max(0.005, min(0.25, HOT_UTILIZATION * HOT_ACCOUNTS / rate))
+# The review holds the hot row this long; each queued payment waits about as long, inside the
+# sessions' lock_timeout (db.SESSION_OPTIONS, 5 s), so none gives up.
+HOT_HOLD_SECONDS = 3.0
+HOT_QUEUE = 3
 
 
 def _lock_account(cur, start_id, hot_ids):
@@ -35,13 +28,11 @@ def _lock_account(cur, start_id, hot_ids):
     return cur.fetchone()
 
 
-def post_payment(cur, start_id, amount, method, key, hot_ids, hold):
+def post_payment(cur, start_id, amount, method, key, hot_ids=()):
     account = _lock_account(cur, start_id, hot_ids)
     if account is None:
         return {"skipped": "no_account"}
     account_id, balance = account
-    if hold:
-        cur.execute("SELECT pg_sleep(%s)", (hold,))          # the slow fraud check, lock held
     if balance <= 0:
         return post_fee(cur, account_id, key)
     amount = min(amount, float(balance))
@@ -85,6 +76,19 @@ def account_overview(cur, start_id):
     return {"account_id": row[0], "recent_payments": len(cur.fetchall())}
 
 
+def review_hot_account(cur, account_id, stop, seconds):
+    """lock-contention: a fraud review locks the account, reads its recent payments, then waits on
+    the analyst with the transaction open: the classic blocker, idle in transaction holding a row
+    lock (DBM shows it as the blocking session). The wait is client-side, so no statement of
+    seconds lands in pg_stat_statements, and it ends at once when the service stops."""
+    cur.execute("SELECT id, balance FROM credit_accounts WHERE id = %s FOR UPDATE", (account_id,))
+    cur.execute("SELECT id, amount, method, received_at FROM payments WHERE credit_account_id = %s "
+                "ORDER BY received_at DESC LIMIT 20", (account_id,))
+    cur.fetchall()
+    stop.wait(seconds)
+    return {"account_id": account_id, "held_seconds": seconds}
+
+
 class Service(BaseService):
     key = "payments"
 
@@ -93,7 +97,6 @@ class Service(BaseService):
         self.contention = settings.scenario == "lock-contention"
         self.max_account = 1
         self.hot_ids = ()
-        self.hold = hot_hold_seconds(settings) if self.contention else 0
 
     def prepare(self, cur):
         cur.execute("SELECT coalesce(max(id), 1) FROM credit_accounts")
@@ -101,21 +104,29 @@ class Service(BaseService):
         if self.contention:
             self.hot_ids = hot_accounts(cur)
 
-    def thread_count(self, base):
-        return max(base, HOT_THREADS) if self.contention else base
-
     def next_operation(self, rng):
-        if rng.random() < 0.75 or self.contention:
-            amount = round(rng.uniform(20, 800), 2)
-            method = rng.choice(METHODS)
-            return Operation("post_payment", post_payment,
-                             (rng.randint(1, self.max_account), amount, method, new_key(), self.hot_ids,
-                              self.hold),
-                             {"credit.method": method, "credit.hot": bool(self.hot_ids)})
+        if rng.random() < 0.75:
+            return self._payment(rng, rng.randint(1, self.max_account))
         return Operation("account_overview", account_overview, (rng.randint(1, self.max_account),))
 
+    def _payment(self, rng, start_id, hot_ids=()):
+        amount = round(rng.uniform(20, 800), 2)
+        method = rng.choice(METHODS)
+        return Operation("post_payment", post_payment, (start_id, amount, method, new_key(), hot_ids),
+                         {"credit.method": method, "credit.hot": bool(hot_ids)})
 
-def hot_accounts(cur, n=HOT_ACCOUNTS):
-    """The accounts lock-contention piles onto: the lowest-numbered open ones (same in every service)."""
+    def background(self, runner):
+        """lock-contention: the review holding the hot row, and the payments queued behind it."""
+        if not self.contention:
+            return []
+        import random
+        review = Operation("review_hot_account", review_hot_account, (self.hot_ids[0], runner.stop, HOT_HOLD_SECONDS))
+        queued = [random.Random() for _ in range(HOT_QUEUE)]
+        return [lambda: runner.repeat(lambda: review)] + [
+            lambda rng=rng: runner.repeat(lambda: self._payment(rng, 0, self.hot_ids)) for rng in queued]
+
+
+def hot_accounts(cur, n=1):
+    """The account lock-contention piles onto: the lowest-numbered open one."""
     cur.execute("SELECT id FROM credit_accounts WHERE status IN ('active', 'delinquent') ORDER BY id LIMIT %s", (n,))
     return tuple(r[0] for r in cur.fetchall())

@@ -7,6 +7,8 @@ The repayment-history aggregate goes through journal_entries' (account, posted_a
 the slow-query scenario it filters ledger_lines on the unindexed credit_account_id instead
 (GAP 1): a full scan of the ledger that auto_explain logs and DBM shows.
 """
+import time
+
 from . import BaseService, Operation, already_applied, new_key, ledger
 
 HISTORY_INDEXED = (
@@ -23,10 +25,14 @@ HISTORY_UNINDEXED = (  # slow-query: the same question asked where no index help
 PEER_COMPARISON = (
     "SELECT a.id, a.balance, (SELECT coalesce(sum(l.amount), 0) FROM ledger_lines l "
     "WHERE l.credit_account_id = a.id AND l.gl_code = 'loans_receivable' AND l.amount < 0) AS repaid "
-    "FROM credit_accounts a WHERE a.product = %s AND a.id >= %s ORDER BY a.id LIMIT %s")
-# Rows the peer comparison should scan in total: ~0.2-0.5 s on a laptop, above auto_explain's 200ms
-# at any seed size (few peers on a big ledger, many on a small one).
+    "FROM credit_accounts a WHERE a.id >= %s ORDER BY a.id LIMIT %s")
+# slow-query: one peer comparison every PEER_EVERY_SECONDS, whatever the rate, each sized to take
+# at least PEER_TARGET_SECONDS (well over auto_explain's 200 ms): the first is sized from the
+# ledger's row count, each next one from how long the last took (a fast machine scans more peers).
 PEER_SCAN_ROWS = 4_000_000
+PEER_EVERY_SECONDS = 5.0
+PEER_TARGET_SECONDS = 0.5
+MAX_PEERS = 5000
 APR = {"personal_loan": 0.1290, "auto_loan": 0.0690, "credit_card": 0.2290}
 
 
@@ -105,10 +111,18 @@ def customer_profile(cur, start_id, history_sql):
     return {"customer_id": row[0], "accounts": len(ids)}
 
 
-def peer_comparison(cur, product, start_id, peers):
-    cur.execute(PEER_COMPARISON, (product, start_id, peers))
+def peer_comparison(cur, start_id, peers):
+    cur.execute(PEER_COMPARISON, (start_id, peers))
     rows = cur.fetchall()
     return {"peers": len(rows)}
+
+
+def timed_peer_comparison(cur, start_id, peers, resize):
+    """The peer comparison, then resize(seconds it took) to size the next one."""
+    started = time.perf_counter()
+    result = peer_comparison(cur, start_id, peers)
+    resize(time.perf_counter() - started)
+    return result
 
 
 class Service(BaseService):
@@ -130,12 +144,20 @@ class Service(BaseService):
             cur.execute("SELECT count(*) FROM ledger_lines")
             self.peers = max(1, min(200, PEER_SCAN_ROWS // max(cur.fetchone()[0], 1)))
 
+    def background(self, runner):
+        """slow-query: the peer comparison, on its own session, sized to stay slow."""
+        return [lambda: self._peer_loop(runner)] if self.slow else []
+
+    def _peer_loop(self, runner):
+        runner.repeat(lambda: Operation("peer_comparison", timed_peer_comparison, (1, self.peers, self._resize),
+                                        {"credit.peers": self.peers}), PEER_EVERY_SECONDS)
+
+    def _resize(self, took: float) -> None:
+        """After a comparison that took `took` seconds: enough peers for PEER_TARGET_SECONDS, with margin."""
+        if took < PEER_TARGET_SECONDS:
+            self.peers = min(MAX_PEERS, max(self.peers + 1, int(self.peers * 1.5 * PEER_TARGET_SECONDS / max(took, 0.001))))
+
     def next_operation(self, rng):
-        if self.slow and rng.random() < 0.3:
-            product = rng.choice(tuple(APR))
-            return Operation("peer_comparison", peer_comparison,
-                             (product, rng.randint(1, max(1, self.max_account // 2)), self.peers),
-                             {"credit.product": product, "credit.peers": self.peers})
         if rng.random() < 0.8:
             return Operation("score_application", score_next, (self.history_sql, new_key(), rng.randint(20, 40)),
                              {"credit.history_query": "unindexed" if self.history_sql is HISTORY_UNINDEXED

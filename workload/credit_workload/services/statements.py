@@ -3,12 +3,19 @@
 generate_statement runs the account's next billing cycle (the lab's billing clock runs ahead of
 the calendar so there is always a next one): interest by double entry, the statement row, both
 in one transaction. Reports are range scans on (account, posted_at) and period_end indexes.
-Under idle-in-transaction, reviewer sessions open a transaction, read, then sit idle in it.
+Under idle-in-transaction, reviewer sessions open a transaction, read, then sit idle in it for
+IDLE_SECONDS before committing, over and over, staggered so that one of them is always more than
+IDLE_SECONDS / IDLE_SESSIONS into its idle transaction: 45 s, past the 30 s of
+PostgresIdleInTransaction (configs/prometheus/rules) from then on, whatever the rate.
 """
+import random
+
 from . import BaseService, Operation, already_applied, new_key, ledger
 
 IDLE_SESSIONS = 2
-IDLE_SECONDS = 6.0          # well under any idle_in_transaction_session_timeout a server might set
+# Three times the alert's 30 s, and well inside credit_app's idle_in_transaction_session_timeout
+# (5 min, configs/postgres/initdb/10-roles.sql), the server's guard against a client that hangs.
+IDLE_SECONDS = 90.0
 
 
 def generate_statement(cur, start_id, key):
@@ -91,28 +98,14 @@ class Service(BaseService):
         return Operation("period_report", period_report, (rng.randint(0, 400),))
 
     def background(self, runner):
+        """idle-in-transaction: IDLE_SESSIONS reviewers, each starting IDLE_SECONDS / IDLE_SESSIONS
+        after the one before."""
         if self.scenario != "idle-in-transaction":
             return []
-        return [lambda: idle_loop(runner, self) for _ in range(IDLE_SESSIONS)]
+        rng = random.Random()
 
-
-def idle_loop(runner, service):
-    import random
-
-    from .. import tracing
-    from ..db import GaveUp, Session, Stopped
-    session = Session(runner.settings.connect_kwargs(runner.key), runner.stop)
-    rng = random.Random()
-    try:
-        while not runner.stop.is_set():
-            try:
-                with tracing.root_span(runner.key, "idle_review", runner.settings.scenario):
-                    session.transaction(idle_review, rng.randint(1, service.max_account), runner.stop, IDLE_SECONDS)
-                runner.stats.count("idle_reviews")
-            except Stopped:
-                return
-            except GaveUp:
-                runner.stop.wait(0.5)
-            runner.stop.wait(0.3)
-    finally:
-        session.close()
+        def reviewer(offset):
+            if not runner.stop.wait(offset):
+                runner.repeat(lambda: Operation("idle_review", idle_review,
+                                                (rng.randint(1, self.max_account), runner.stop, IDLE_SECONDS)))
+        return [lambda i=i: reviewer(i * IDLE_SECONDS / IDLE_SESSIONS) for i in range(IDLE_SESSIONS)]
