@@ -146,3 +146,30 @@ def test_pacing_holds_rate_by_weight_and_no_agent_is_quiet(lab_postgres, tmp_pat
     assert len(starts) == 1 + len(settings.SERVICES), "\n".join(err)
     assert len(others) <= len(settings.SERVICES), "\n".join(others)
     assert all(" WARNING " in line and "trace agent unreachable" in line for line in others), "\n".join(others)
+
+
+def test_each_report_line_is_one_write():
+    """The five service processes share the container's stdout pipe (PYTHONUNBUFFERED): a report
+    line written in two pieces can run into another service's line; one write of a line under
+    PIPE_BUF bytes cannot."""
+    import threading
+
+    from credit_workload.runner import ServiceRunner
+
+    class Out:
+        def __init__(self):
+            self.writes = []
+
+        def write(self, text):
+            self.writes.append(text)
+
+        def flush(self):
+            pass
+
+    out = Out()
+    runner = ServiceRunner(settings.parse({"PGHOST": "db", "WORKLOAD_STATUS_DIR": "/nonexistent/status"}),
+                           "payments", threading.Event(), out=out)
+    runner.report()
+    runner.report(final=True)
+    assert len(out.writes) == 2 and all(w.endswith("\n") and w.count("\n") == 1 for w in out.writes), out.writes
+    assert all(len(w.encode()) < 4096 for w in out.writes)

@@ -163,7 +163,11 @@ class ServiceRunner:
     def report(self, final: bool = False) -> dict:
         snap = self.stats.take()
         workers = "stopped" if final else f"{self.alive_workers()}/{self._worker_count}"
-        print(format_line(snap, self.target, workers), file=self.out, flush=True)
+        # One write per line: the five service processes share the container's stdout, and with
+        # PYTHONUNBUFFERED print() writes the text and its newline separately, so two services'
+        # lines could run together. A single write of under PIPE_BUF bytes is atomic on a pipe.
+        self.out.write(format_line(snap, self.target, workers) + "\n")
+        self.out.flush()
         self._write_status(snap, workers)
         return snap
 
