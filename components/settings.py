@@ -200,7 +200,7 @@ def _workload(reader: _Reader) -> Workload:
         try:
             workload_settings.parse({var: env[var]})
         except workload_settings.SettingsError as exc:
-            reader.check(key, env[var], False, str(exc).split("is invalid: ", 1)[-1])
+            reader.check(key, env[var], False, exc.allowed)
     if reader.problems:
         return Workload(rate=env[workload_settings.ENV_RATE], services=(), scenario="")  # load() raises
     parsed = workload_settings.parse(env)

@@ -12,13 +12,12 @@ import os
 import posixpath
 import re
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from components.render import postgres as postgres_render
-from tests.integration.tools import PG_BIN, binary
+from tests.integration.tools import PG_BIN, binary, workload_venv
 
 REPO = Path(__file__).resolve().parents[2]
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
@@ -220,12 +219,12 @@ def workload() -> ImageModel:
             health = ("CMD", *_json_list(args.split("CMD", 1)[1]))
         elif instruction not in ("FROM", "RUN"):
             raise ValueError(f"workload/Dockerfile: {instruction} is not modelled in tests/engine/images.py")
-    python_home = Path(sys.base_prefix)
-    env["PATH"] = f"{python_home / 'bin'}:{DOCKER_DEFAULT_PATH}"
-    host_paths = {str(python_home): python_home}
-    if sys.prefix != sys.base_prefix:
-        host_paths[sys.prefix] = Path(sys.prefix)
-        env["PATH"] = f"{Path(sys.prefix) / 'bin'}:{env['PATH']}"
+    # Stand-in for the image's Python: a virtualenv with only workload/requirements.txt installed
+    # (`pip install -r requirements.txt`, as the Dockerfile runs it), over this machine's Python.
+    venv = workload_venv()
+    python_home = Path(re.search(r"(?m)^home\s*=\s*(.+)$", (venv / "pyvenv.cfg").read_text()).group(1).strip()).parent
+    env["PATH"] = f"{venv / 'bin'}:{python_home / 'bin'}:{DOCKER_DEFAULT_PATH}"
+    host_paths = {str(python_home): python_home, str(venv): venv}
     return ImageModel(
         name="credit-lab workload (workload/Dockerfile)", user=user,
         passwd=f"root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"

@@ -22,8 +22,6 @@ BAD = [
     ({"WORKLOAD_SCENARIO": "meltdown"}, "WORKLOAD_SCENARIO"),
     ({"WORKLOAD_RATE": "-5"}, "WORKLOAD_RATE"),
     ({"WORKLOAD_RATE": "fast"}, "WORKLOAD_RATE"),
-    ({"WORKLOAD_DSN": "postgresql://u:hunter2@db:notaport/creditdb"}, "WORKLOAD_DSN"),
-    ({"WORKLOAD_DSN": "host=db port"}, "WORKLOAD_DSN"),
     ({"PGPORT": "70000"}, "PGPORT"),
     ({"WORKLOAD_REPORT_INTERVAL": "0"}, "WORKLOAD_REPORT_INTERVAL"),
     ({"DD_DBM_PROPAGATION_MODE": "everything"}, "DD_DBM_PROPAGATION_MODE"),
@@ -34,18 +32,31 @@ BAD = [
 @pytest.mark.parametrize("bad,var", BAD, ids=[v for _, v in BAD])
 def test_bad_setting_is_one_line_and_exit_2(tmp_path, bad, var):
     # The image with the connection the component gives it, plus one bad setting.
-    env = {"PGHOST": "db", "PGPORT": "5432", "PGDATABASE": "creditdb", "PGUSER": "credit_app", **bad}
+    env = {"PGHOST": "db", "PGPORT": "5432", "PGDATABASE": "creditdb", "PGUSER": "credit_app",
+           "PGPASSWORD": "hunter2", **bad}
     result = run_image_once(tmp_path, env)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and var in lines[0] and ("expected" in lines[0] or "known" in lines[0]), result.stderr
-    assert "hunter2" not in result.stderr            # a password in a DSN is never echoed
+    assert "hunter2" not in result.stderr            # the password is never echoed
     assert result.stdout == ""
 
 
-def test_image_without_connection_settings_says_which(tmp_path):
-    result = run_image_once(tmp_path, {})
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "PGHOST" in result.stderr
+def test_the_image_stands_alone_and_starts_with_its_defaults(lab_postgres, tmp_path):
+    """The image as built from workload/ alone (its Python has only workload/requirements.txt, no
+    Pulumi program on its path), given nothing but the password: its defaults find the lab's
+    database by its alias, and every service commits."""
+    no_program = run_image_once(tmp_path / "import", {}, argv=["python", "-c", "import components.topology"])
+    assert no_program.returncode == 1 and "No module named 'components'" in no_program.stderr, no_program
+    password = {"PGPASSWORD": lab_postgres.passwords[settings.DEFAULT_USER]}
+    run = WorkloadRun(tmp_path, lab_postgres, bare_env=password).start()
+    try:
+        rows = run.wait_reports(per_service=1, services=len(settings.SERVICES),
+                                timeout=START_TIMEOUT_S + settings.DEFAULT_REPORT_INTERVAL)
+    finally:
+        run.stop()
+    assert {r["service"] for r in rows} == {settings.service_name(s) for s in settings.SERVICES}
+    assert all(int(r["ok"]) > 0 and r["errors"] == 0 for r in rows), rows
 
 
 def test_settings_parse_rules():
@@ -53,13 +64,19 @@ def test_settings_parse_rules():
     assert ok.services == ("scoring", "payments") and ok.scenario == settings.DEFAULT_SCENARIO
     assert abs(sum(ok.service_rate(s) for s in ok.services) - 50) < 1e-9
     assert settings.parse({"WORKLOAD_RATE": "max"}).rate is None
-    dsn = settings.parse({"WORKLOAD_DSN": "postgresql://bob:p%40ss@db.example:6543/other"})
-    assert (dsn.host, dsn.port, dsn.user, dsn.password, dsn.dbname) == ("db.example", 6543, "bob", "p@ss", "other")
-    assert "p@ss" not in repr(dsn)
+    conn = settings.parse({"PGHOST": "db.example", "PGPORT": "6543", "PGUSER": "bob", "PGPASSWORD": "p@ss"})
+    assert (conn.host, conn.port, conn.user, conn.password, conn.dbname) == (
+        "db.example", 6543, "bob", "p@ss", settings.DEFAULT_DBNAME)
+    assert "p@ss" not in repr(conn)
+    defaults = settings.parse({})
+    assert (defaults.host, defaults.port, defaults.dbname, defaults.user) == (
+        settings.DEFAULT_HOST, settings.DEFAULT_PORT, settings.DEFAULT_DBNAME, settings.DEFAULT_USER)
     assert settings.service_name("payments") == "credit-payments"
     assert settings.parse({}).connect_kwargs("scoring")["application_name"] == "credit-scoring"
-    with pytest.raises(settings.SettingsError, match="WORKLOAD_RATE"):
+    with pytest.raises(settings.SettingsError, match="WORKLOAD_RATE") as bad:
         settings.parse({"WORKLOAD_RATE": str(settings.MAX_RATE * 2)})
+    assert (bad.value.var, bad.value.value) == (settings.ENV_RATE, str(settings.MAX_RATE * 2))
+    assert str(settings.MAX_RATE) in bad.value.allowed or f"{settings.MAX_RATE:g}" in bad.value.allowed
 
 
 def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):

@@ -20,3 +20,16 @@ def binary(name: str) -> Path:
         return Path(found)
     raise FileNotFoundError(
         f"{name} not found in {PG_BIN} or {TOOLS}/usr/bin: run `bash .ci/install-tools` first")
+
+
+# The workload image installs workload/requirements.txt, and nothing else, into its Python
+# (workload/Dockerfile); .ci/install-tools builds the same into this virtualenv, which the engine
+# model runs the workload with: the package proves it stands alone on every run.
+WORKLOAD_VENV = TOOLS / "workload-venv"
+
+
+def workload_venv() -> Path:
+    """The workload's own virtualenv (only workload/requirements.txt installed)."""
+    if not (WORKLOAD_VENV / "bin" / "python").exists():
+        raise FileNotFoundError(f"{WORKLOAD_VENV} missing: run `bash .ci/install-tools` first")
+    return WORKLOAD_VENV

@@ -46,12 +46,14 @@ def workload_env(pg=None, **overrides) -> dict:
     return env
 
 
-def run_image_once(base_dir: Path, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    """The workload image's CMD with exactly `env` (beside the image's own ENV), on a network of
-    its own, until it exits: for settings the container must refuse at start."""
+def run_image_once(base_dir: Path, env: dict, timeout: float = 60,
+                   argv: list[str] | None = None) -> subprocess.CompletedProcess:
+    """The workload image's CMD (or `argv`, as `docker run IMAGE argv...`) with exactly `env`
+    (beside the image's own ENV), on a network of its own, until it exits: for settings the
+    container must refuse at start."""
     network = Network()
-    container = Container(network, ContainerConfig(alias=topology.WORKLOAD_ALIAS, image=images.workload(), env=env),
-                          Path(base_dir))
+    container = Container(network, ContainerConfig(alias=topology.WORKLOAD_ALIAS, image=images.workload(), env=env,
+                                                   command=argv), Path(base_dir))
     try:
         container.start()
         code = container.wait(timeout)
@@ -67,14 +69,17 @@ class WorkloadRun:
     Datadog API key, so the workload sends traces to the Agent's alias; a test agent answers there."""
 
     def __init__(self, base_dir: Path, pg, overrides: dict | None = None, name: str = "workload",
-                 traced: bool = False, network=None, stack=None):
+                 traced: bool = False, network=None, stack=None, bare_env: dict | None = None):
         self.dir = Path(base_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.network = network or pg.network
-        if stack is None:
-            stack = pg.stack(secret={"ddApiKey": TEST_DD_API_KEY} if traced else None)
-        config = program.container_config(stack, topology.WORKLOAD_ALIAS, images.workload(),
-                                          env_overrides=overrides or {}, may_add=WORKLOAD_SETTINGS)
+        if bare_env is not None:   # `docker run` of the image with only this env: its own defaults
+            config = ContainerConfig(alias=topology.WORKLOAD_ALIAS, image=images.workload(), env=bare_env)
+        else:
+            if stack is None:
+                stack = pg.stack(secret={"ddApiKey": TEST_DD_API_KEY} if traced else None)
+            config = program.container_config(stack, topology.WORKLOAD_ALIAS, images.workload(),
+                                              env_overrides=overrides or {}, may_add=WORKLOAD_SETTINGS)
         self.image = config.image
         self.container = Container(self.network, config, self.dir / name)
         self.env = dict(config.env)

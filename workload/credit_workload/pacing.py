@@ -16,7 +16,6 @@ class Pacer:
         self._clock = clock
         self._lock = threading.Lock()
         self._next = clock()
-        self.dropped = 0   # slots skipped because the workers fell behind
 
     def wait(self, stop: threading.Event) -> bool:
         """Block until this caller's slot; False when stop was set meanwhile."""
@@ -25,9 +24,7 @@ class Pacer:
         with self._lock:
             now = self._clock()
             if now - self._next > MAX_LAG:
-                missed = int((now - self._next) * self.rate)
-                self.dropped += missed
-                self._next += missed / self.rate
+                self._next += int((now - self._next) * self.rate) / self.rate
             slot = self._next
             self._next += 1.0 / self.rate
         delay = slot - self._clock()

@@ -44,7 +44,7 @@ class ServiceRunner:
         self.name = service_name(key)
         self.service = load_service(key, settings)
         self.target = settings.service_rate(key)
-        self.stats = Stats(self.name, self.target)
+        self.stats = Stats(self.name)
         self.pacer = Pacer(self.target)
         self.out = out or sys.stdout
         self.on_ack = on_ack                  # callback(service_key, operation, result) after COMMIT

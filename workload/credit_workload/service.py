@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     try:
         settings = parse(os.environ)
         if len(argv) != 1:
-            raise SettingsError(f"usage: python -m credit_workload.service <service>, got {argv!r}")
+            raise SettingsError("argv", argv, "usage: python -m credit_workload.service <service>")
         name = service_name(argv[0])
     except SettingsError as exc:
         print(f"credit-workload: error: {exc}", file=sys.stderr)

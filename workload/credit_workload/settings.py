@@ -1,7 +1,9 @@
 """The workload's settings: every knob is an environment variable, validated here once.
 
-Pure standard library on purpose: the Pulumi program imports this module at preview time
-to validate stack config with exactly the rules the container applies at start.
+Pure standard library and self-contained on purpose: the image is built from workload/ alone, so
+this module carries its own defaults (the lab's database address, name and role among them) and
+imports nothing of the Pulumi program. The program imports it, at preview time, to validate stack
+config with exactly the rules the container applies at start, and takes those defaults from here.
 """
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
-try:  # the repo root is on sys.path in the project and the tests
-    from components import topology
-except ImportError:  # inside the image (context workload/) there is no topology: PG* must then be set
-    topology = None
+# Where the lab's database is, as the workload container sees it: the PostgreSQL container's alias
+# on the lab network, its port, the credit database and the workload's role. The program names the
+# container, the database and the role after these (components/topology.py).
+DEFAULT_HOST = "postgres"
+DEFAULT_PORT = 5432
+DEFAULT_DBNAME = "creditdb"
+DEFAULT_USER = "credit_app"
 
 # The five services, in the order reports and the supervisor use.
 SERVICES = ("applications", "scoring", "payments", "statements", "collections")
@@ -41,7 +45,6 @@ DEFAULT_DBM_MODE = "full"
 # Environment variable names (the Pulumi component sets these).
 ENV_PGHOST, ENV_PGPORT, ENV_PGDATABASE = "PGHOST", "PGPORT", "PGDATABASE"
 ENV_PGUSER, ENV_PGPASSWORD = "PGUSER", "PGPASSWORD"
-ENV_DSN = "WORKLOAD_DSN"                  # optional libpq URI or key=value string; wins over PG*
 ENV_RATE = "WORKLOAD_RATE"
 ENV_SERVICES = "WORKLOAD_SERVICES"
 ENV_SCENARIO = "WORKLOAD_SCENARIO"
@@ -53,23 +56,27 @@ ENV_LOG_LEVEL = "WORKLOAD_LOG_LEVEL"      # the workload's own log level (ddtrac
 LOG_LEVELS = ("debug", "info", "warning", "error")
 ENV_STATUS_DIR = "WORKLOAD_STATUS_DIR"    # where each service writes its latest report (healthcheck reads it)
 DEFAULT_STATUS_DIR = "/tmp/credit-workload"
-ENV_DD_ENV, ENV_DD_VERSION, ENV_DD_SERVICE = "DD_ENV", "DD_VERSION", "DD_SERVICE"
+ENV_DD_ENV, ENV_DD_VERSION = "DD_ENV", "DD_VERSION"
 ENV_DD_AGENT_HOST, ENV_DD_TRACE_AGENT_URL = "DD_AGENT_HOST", "DD_TRACE_AGENT_URL"
 ENV_DD_TRACE_ENABLED = "DD_TRACE_ENABLED"
 ENV_DD_DBM_MODE = "DD_DBM_PROPAGATION_MODE"
 
-ALL_ENV_VARS = (ENV_PGHOST, ENV_PGPORT, ENV_PGDATABASE, ENV_PGUSER, ENV_PGPASSWORD, ENV_DSN, ENV_RATE,
+ALL_ENV_VARS = (ENV_PGHOST, ENV_PGPORT, ENV_PGDATABASE, ENV_PGUSER, ENV_PGPASSWORD, ENV_RATE,
                 ENV_SERVICES, ENV_SCENARIO, ENV_REPORT_INTERVAL, ENV_THREADS, ENV_DURATION, ENV_ACK_LOG,
                 ENV_STATUS_DIR, ENV_LOG_LEVEL, ENV_DD_ENV, ENV_DD_VERSION, ENV_DD_AGENT_HOST,
                 ENV_DD_TRACE_AGENT_URL, ENV_DD_TRACE_ENABLED, ENV_DD_DBM_MODE)
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
-_DSN_KEYS = ("host", "port", "dbname", "user", "password")   # application_name etc. are the workload's own
 
 
 class SettingsError(ValueError):
-    """A setting is wrong; the message names the variable, the value and what is allowed."""
+    """A setting is wrong. `var`, `value` and `allowed` say which, what it was and what is allowed
+    (the program maps `var` back to its stack config key); the message reads them out."""
+
+    def __init__(self, var: str, value, allowed: str):
+        super().__init__(f"{var}={value!r} is invalid: {allowed}")
+        self.var, self.value, self.allowed = var, value, allowed
 
 
 @dataclass(frozen=True)
@@ -118,17 +125,13 @@ class Settings:
 def service_name(key: str) -> str:
     """The Datadog service name and PostgreSQL application_name of a service, e.g. credit-payments."""
     if key not in SERVICES:
-        raise SettingsError(f"unknown service {key!r}: allowed {', '.join(SERVICES)}")
+        raise SettingsError("service", key, f"expected one of {', '.join(SERVICES)}")
     return SERVICE_PREFIX + key
 
 
 def service_weights(services) -> dict:
     total = sum(WEIGHTS[s] for s in services)
     return {s: WEIGHTS[s] / total for s in services}
-
-
-def _err(var: str, value, allowed: str) -> SettingsError:
-    return SettingsError(f"{var}={value!r} is invalid: {allowed}")
 
 
 def _number(env, var, default, lo, hi, cast=float):
@@ -138,57 +141,16 @@ def _number(env, var, default, lo, hi, cast=float):
     try:
         value = cast(raw)
     except ValueError:
-        raise _err(var, raw, f"expected a number between {lo:g} and {hi:g}") from None
+        raise SettingsError(var, raw, f"expected a number between {lo:g} and {hi:g}") from None
     if isinstance(value, float) and not math.isfinite(value) or not lo <= value <= hi:
-        raise _err(var, raw, f"expected a number between {lo:g} and {hi:g}")
+        raise SettingsError(var, raw, f"expected a number between {lo:g} and {hi:g}")
     return value
 
 
 def _port(var: str, raw: str) -> int:
     if not re.fullmatch(r"\d{1,5}", raw.strip()) or not 1 <= int(raw) <= 65535:
-        raise _err(var, raw, "expected a TCP port 1-65535")
+        raise SettingsError(var, raw, "expected a TCP port 1-65535")
     return int(raw)
-
-
-def parse_dsn(dsn: str) -> dict:
-    """Parse a libpq URI (postgresql://user:pw@host:port/db) or key=value string; SettingsError if malformed."""
-    allowed = ("expected postgresql://user[:password]@host[:port]/dbname (no query) "
-               "or libpq key=value pairs of host, port, dbname, user, password")
-    shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)            # never echo a password
-    shown = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", shown)
-    text = dsn.strip()
-    if text.startswith(("postgresql://", "postgres://")):
-        try:
-            parts = urlsplit(text)
-            port = parts.port
-        except ValueError:
-            raise _err(ENV_DSN, shown, allowed) from None
-        if not parts.hostname or "," in parts.netloc or parts.query or parts.fragment:
-            raise _err(ENV_DSN, shown, allowed + " (with one host)")
-        out = {"host": parts.hostname}
-        if port is not None:
-            out["port"] = port
-        if parts.path.strip("/"):
-            out["dbname"] = unquote(parts.path.strip("/"))
-        if parts.username:
-            out["user"] = unquote(parts.username)
-        if parts.password is not None:
-            out["password"] = unquote(parts.password)
-        return out
-    pair = r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s'=]+)\s*"
-    pairs = re.findall(pair, text)
-    if re.sub(pair, "", text).strip() or not pairs:   # leftovers: a bare word, "host=", an open quote
-        raise _err(ENV_DSN, shown, allowed)
-    out = {}
-    for key, value in pairs:
-        if key not in _DSN_KEYS:
-            raise _err(ENV_DSN, shown, f"unknown key {key!r}; allowed keys {', '.join(_DSN_KEYS)}")
-        if value.startswith("'"):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        out[key] = value
-    if "port" in out:
-        out["port"] = _port(ENV_DSN + " port", out["port"])
-    return out
 
 
 def _bool(env, var, default: bool) -> bool:
@@ -199,7 +161,7 @@ def _bool(env, var, default: bool) -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise _err(var, env[var], "expected true or false")
+    raise SettingsError(var, env[var], "expected true or false")
 
 
 def parse(env: Mapping[str, str]) -> Settings:
@@ -207,20 +169,14 @@ def parse(env: Mapping[str, str]) -> Settings:
     known = {v for v in ALL_ENV_VARS if v.startswith("WORKLOAD_")}
     for var in sorted(env):   # a mistyped knob would otherwise be ignored silently
         if var.startswith("WORKLOAD_") and var not in known:
-            raise SettingsError(f"{var} is not a workload setting: known are {', '.join(sorted(known))}")
+            raise SettingsError(var, env[var], f"not a workload setting: known are {', '.join(sorted(known))}")
     conn = {
-        "host": env.get(ENV_PGHOST) or (topology and topology.POSTGRES_ALIAS),
-        "port": _port(ENV_PGPORT, env[ENV_PGPORT]) if env.get(ENV_PGPORT) else (topology and topology.POSTGRES_PORT),
-        "dbname": env.get(ENV_PGDATABASE) or (topology and topology.DATABASE),
-        "user": env.get(ENV_PGUSER) or (topology and topology.WORKLOAD_ROLE),
+        "host": env.get(ENV_PGHOST, "").strip() or DEFAULT_HOST,
+        "port": _port(ENV_PGPORT, env[ENV_PGPORT]) if env.get(ENV_PGPORT, "").strip() else DEFAULT_PORT,
+        "dbname": env.get(ENV_PGDATABASE, "").strip() or DEFAULT_DBNAME,
+        "user": env.get(ENV_PGUSER, "").strip() or DEFAULT_USER,
         "password": env.get(ENV_PGPASSWORD) or None,
     }
-    if env.get(ENV_DSN, "").strip():
-        conn.update(parse_dsn(env[ENV_DSN]))
-    for key, var in (("host", ENV_PGHOST), ("port", ENV_PGPORT), ("dbname", ENV_PGDATABASE), ("user", ENV_PGUSER)):
-        if not conn[key]:
-            raise SettingsError(f"{var} is not set: required (the host, port, database and user, "
-                                f"or {ENV_DSN}); inside the image there is no default")
 
     raw_rate = env.get(ENV_RATE, "").strip()
     if raw_rate.lower() == RATE_UNPACED:
@@ -231,7 +187,7 @@ def parse(env: Mapping[str, str]) -> Settings:
         except ValueError:
             rate = math.nan
         if not math.isfinite(rate) or not MIN_RATE <= rate <= MAX_RATE:
-            raise _err(ENV_RATE, raw_rate,
+            raise SettingsError(ENV_RATE, raw_rate,
                        f"expected total ops/s between {MIN_RATE:g} and {MAX_RATE:g}, or '{RATE_UNPACED}'")
 
     raw_services = env.get(ENV_SERVICES, "").strip()
@@ -240,25 +196,25 @@ def parse(env: Mapping[str, str]) -> Settings:
         wanted = [s.strip() for s in raw_services.split(",") if s.strip()]
         unknown = [s for s in wanted if s not in SERVICES]
         if unknown or not wanted:
-            raise _err(ENV_SERVICES, raw_services,
+            raise SettingsError(ENV_SERVICES, raw_services,
                        f"expected a comma list of {', '.join(SERVICES)} (or 'all')")
         services = tuple(s for s in SERVICES if s in wanted)
 
     scenario = env.get(ENV_SCENARIO, "").strip() or DEFAULT_SCENARIO
     if scenario not in SCENARIOS:
-        raise _err(ENV_SCENARIO, scenario, f"expected one of {', '.join(SCENARIOS)}")
+        raise SettingsError(ENV_SCENARIO, scenario, f"expected one of {', '.join(SCENARIOS)}")
 
     log_level = env.get(ENV_LOG_LEVEL, "").strip().lower() or "info"
     if log_level not in LOG_LEVELS:
-        raise _err(ENV_LOG_LEVEL, env[ENV_LOG_LEVEL], f"expected one of {', '.join(LOG_LEVELS)}")
+        raise SettingsError(ENV_LOG_LEVEL, env[ENV_LOG_LEVEL], f"expected one of {', '.join(LOG_LEVELS)}")
 
     dbm_mode = env.get(ENV_DD_DBM_MODE, "").strip() or DEFAULT_DBM_MODE
     if dbm_mode not in DBM_MODES:
-        raise _err(ENV_DD_DBM_MODE, dbm_mode, f"expected one of {', '.join(DBM_MODES)}")
+        raise SettingsError(ENV_DD_DBM_MODE, dbm_mode, f"expected one of {', '.join(DBM_MODES)}")
 
     agent_url = env.get(ENV_DD_TRACE_AGENT_URL, "").strip() or None
     if agent_url and not re.fullmatch(r"(https?://[^\s/]+(:\d+)?/?|unix://\S+)", agent_url):
-        raise _err(ENV_DD_TRACE_AGENT_URL, agent_url, "expected http://host:port or unix:///path")
+        raise SettingsError(ENV_DD_TRACE_AGENT_URL, agent_url, "expected http://host:port or unix:///path")
     if agent_url is None and env.get(ENV_DD_AGENT_HOST, "").strip():
         agent_url = env[ENV_DD_AGENT_HOST].strip()   # ddtrace adds its own default port
 

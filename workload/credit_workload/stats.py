@@ -18,9 +18,8 @@ def percentile(sorted_values, q: float) -> float:
 class Stats:
     """Thread-safe counters since the last report, plus totals since start."""
 
-    def __init__(self, service: str, target_rate):
+    def __init__(self, service: str):
         self.service = service
-        self.target_rate = target_rate
         self._lock = threading.Lock()
         self._latencies = []
         self._errors = Counter()

@@ -29,9 +29,8 @@ class Supervisor:
     def _spawn(self, key: str) -> subprocess.Popen:
         env = dict(self.env)
         env.pop("WORKLOAD_DURATION", None)   # the supervisor owns the run's length
-        # Children get the connection exactly as validated here (defaults filled, DSN resolved), so
-        # they never depend on finding the same defaults; the password stays in the environment.
-        env.pop("WORKLOAD_DSN", None)
+        # Children get the connection exactly as validated here (defaults filled); the password
+        # stays in the environment.
         s = self.settings
         env.update(PGHOST=s.host, PGPORT=str(s.port), PGDATABASE=s.dbname, PGUSER=s.user)
         if s.password is not None:
