@@ -180,8 +180,8 @@ def _dockerfile_instructions(text: str) -> list[tuple[str, str]]:
 
 def workload() -> ImageModel:
     """The workload image as workload/Dockerfile builds it: ENV, WORKDIR, COPY (root-owned, the
-    build context's modes), USER, STOPSIGNAL, HEALTHCHECK, CMD. Stand-in: this machine's Python
-    with the workload's requirements installed, for the image's /usr/local/bin/python."""
+    build context's modes), USER, STOPSIGNAL, HEALTHCHECK, CMD. Stand-in for the image's
+    /usr/local/bin/python: a virtualenv with only workload/requirements.txt installed."""
     env, workdir, user, stop, cmd, health = {}, "/", "root", "SIGTERM", (), ()
     files: dict[str, tuple] = {}
     dirs: dict[str, tuple] = {"/tmp": (0o1777, 0, 0)}
