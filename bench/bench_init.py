@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components import topology  # noqa: E402
+from components import settings as lab_settings, topology  # noqa: E402
 from tests.integration.pg import LabPostgres  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def _timed(server, sql: str) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=topology.DEFAULT_SEED_CUSTOMERS)
+    parser.add_argument("--customers", type=int, default=lab_settings.declarations()["seedCustomers"]["default"])
     customers = parser.parse_args().customers
     with tempfile.TemporaryDirectory(prefix="bench-init-") as tmp:
         server = LabPostgres(Path(tmp), seed_customers=customers)

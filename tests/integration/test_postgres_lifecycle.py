@@ -217,11 +217,13 @@ def test_a_missing_password_env_stops_init_with_a_clear_message(tmp_path, role):
         server.destroy()
 
 
-def test_a_bad_seed_size_stops_init_with_a_clear_message(tmp_path):
+@pytest.mark.parametrize("value,shown", [("10k", "10k"), (None, "unset")], ids=["not-a-number", "unset"])
+def test_a_bad_seed_size_stops_init_with_a_clear_message(tmp_path, value, shown):
+    # The seed has no default of its own: the program always sets the size (seedCustomers).
     server = LabPostgres(tmp_path, seed_customers=10)
-    server.env_overrides[topology.SEED_CUSTOMERS_ENV] = "10k"
+    server.env_overrides[topology.SEED_CUSTOMERS_ENV] = value
     try:
-        with pytest.raises(InitError, match=f'{topology.SEED_CUSTOMERS_ENV} must be a whole number.*"10k"'):
+        with pytest.raises(InitError, match=f'{topology.SEED_CUSTOMERS_ENV} must be a whole number.*"{shown}"'):
             server.start()
     finally:
         server.destroy()

@@ -1,4 +1,6 @@
--- Seed data, generated in SQL: CREDIT_SEED_CUSTOMERS customers (default 100000) and their history.
+-- Seed data, generated in SQL: CREDIT_SEED_CUSTOMERS customers and their history. The container always
+-- sets it, from the stack's seedCustomers (its default and allowed range live in Pulumi.yaml and
+-- components/settings.py); here it is only checked to be a number.
 --
 -- Per customer i (ids are explicit and deterministic, so runs at one scale are comparable):
 --   1 or 2 credit applications (1.5 per customer); 80% have an account opened 1-6 months ago
@@ -15,13 +17,13 @@
 SET client_min_messages = warning;  -- reruns: no "already exists, skipping" noise
 
 \getenv seed_customers CREDIT_SEED_CUSTOMERS
-\if :{?seed_customers} \else \set seed_customers 100000 \endif
-SELECT (:'seed_customers' ~ '^[0-9]{1,8}$') AS seed_valid \gset
+\if :{?seed_customers} \else \set seed_customers unset \endif
+SELECT (:'seed_customers' ~ '^[0-9]+$') AS seed_valid \gset
 \if :seed_valid
 \else
 SELECT set_config('credit_lab.seed_customers', :'seed_customers', false) \g /dev/null
 DO $$ BEGIN
-    RAISE EXCEPTION 'CREDIT_SEED_CUSTOMERS must be a whole number of customers (0 to 99999999), got "%"',
+    RAISE EXCEPTION 'CREDIT_SEED_CUSTOMERS must be a whole number of customers, got "%"',
         current_setting('credit_lab.seed_customers');
 END $$;
 \endif
