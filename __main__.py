@@ -1,7 +1,8 @@
 """Credit Lab: PostgreSQL 15 watched by Datadog DBM and by postgres_exporter, Prometheus and
-Grafana, under a traced credit workload. Reads config once, builds the components in order,
-exports the outputs."""
+Grafana, under a traced credit workload. Reads config once, builds the components along README's
+diagram (each hands the next the outputs it needs and is depended on whole), exports the outputs."""
 import pulumi
+from pulumi import ResourceOptions
 
 from components import settings as lab_settings, topology
 from components.credentials import Credentials, CredentialsArgs
@@ -15,43 +16,48 @@ from components.render import datadog as datadog_render
 from components.workload import Workload, WorkloadArgs
 
 settings = lab_settings.load()
-prefix, bind, ports = settings.prefix, settings.bind_address, settings.ports
+prefix, bind, ports, images = settings.prefix, settings.bind_address, settings.ports, settings.images
 
 network = Network("network", NetworkArgs(name=f"{prefix}-net"))
 credentials = Credentials("credentials", CredentialsArgs(secrets=settings.secrets))
 
 postgres = Postgres("postgres", PostgresArgs(
-    prefix=prefix, image=settings.images.postgres, network_name=network.network_name,
+    prefix=prefix, network_name=network.network_name, image=images.postgres.reference,
     passwords=credentials.by_role(), seed_customers=settings.seed_customers,
-    bind_address=bind, host_port=ports.postgres, depends_on=[]))
+    bind_address=bind, host_port=ports.postgres))
 
+# Datadog: the Agent watches the database (DBM) and takes the workload's traces.
 agent = None
 if settings.datadog_enabled:
     agent = DatadogAgent("datadog-agent", DatadogAgentArgs(
-        prefix=prefix, image=settings.images.datadog_agent, network_name=network.network_name,
+        prefix=prefix, network_name=network.network_name, image=images.datadog_agent.reference,
+        db_host=postgres.host, db_port=postgres.port, db_container_name=postgres.container_name,
         api_key=settings.secrets.dd_api_key, site=settings.dd_site, env=settings.dd_env,
-        datadog_password=credentials.datadog, depends_on=[postgres.container]))
+        datadog_password=credentials.datadog), opts=ResourceOptions(depends_on=[postgres]))
 
+# Open source: postgres_exporter -> Prometheus -> Grafana.
 exporter = PostgresExporter("postgres-exporter", PostgresExporterArgs(
-    prefix=prefix, image=settings.images.exporter, network_name=network.network_name,
-    password=credentials.exporter, bind_address=bind, host_port=ports.exporter,
-    depends_on=[postgres.container]))
+    prefix=prefix, network_name=network.network_name, image=images.exporter.reference,
+    db_host=postgres.host, db_port=postgres.port, password=credentials.exporter,
+    bind_address=bind, host_port=ports.exporter), opts=ResourceOptions(depends_on=[postgres]))
 
 prometheus = Prometheus("prometheus", PrometheusArgs(
-    prefix=prefix, image=settings.images.prometheus, network_name=network.network_name,
-    scrape_interval=settings.scrape_interval, bind_address=bind, host_port=ports.prometheus,
-    depends_on=[exporter.container]))
+    prefix=prefix, network_name=network.network_name, image=images.prometheus.reference,
+    exporter_host=exporter.host, exporter_port=exporter.port, scrape_interval=settings.scrape_interval,
+    bind_address=bind, host_port=ports.prometheus), opts=ResourceOptions(depends_on=[exporter]))
 
 grafana = Grafana("grafana", GrafanaArgs(
-    prefix=prefix, image=settings.images.grafana, network_name=network.network_name,
+    prefix=prefix, network_name=network.network_name, image=images.grafana.reference,
+    prometheus_url=prometheus.url, prometheus_version=images.prometheus.text,
     scrape_interval=settings.scrape_interval, admin_password=credentials.grafana_admin,
-    bind_address=bind, host_port=ports.grafana, depends_on=[prometheus.container]))
+    bind_address=bind, host_port=ports.grafana), opts=ResourceOptions(depends_on=[prometheus]))
 
+# The workload: traced SQL against the database, traces to the Agent when there is one.
 workload = Workload("workload", WorkloadArgs(
-    prefix=prefix, network_name=network.network_name, password=credentials.workload,
-    knobs=settings.workload, dd_env=settings.dd_env,
-    agent_host=topology.AGENT_ALIAS if agent else None,
-    depends_on=[postgres.container] + ([agent.container] if agent else [])))
+    prefix=prefix, network_name=network.network_name, db_host=postgres.host, db_port=postgres.port,
+    password=credentials.workload, knobs=settings.workload, dd_env=settings.dd_env,
+    agent_host=agent.host if agent else None),
+    opts=ResourceOptions(depends_on=[postgres, *([agent] if agent else [])]))
 
 host = settings.browse_host
 pulumi.export("grafanaUrl", f"http://{host}:{ports.grafana}")

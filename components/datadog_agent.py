@@ -22,6 +22,14 @@ HOST_MOUNTS = (
 
 @dataclass
 class DatadogAgentArgs(dc.ContainerArgs):
+    image: str
+    """Datadog Agent 7.63+ image reference (components/versions.py)."""
+    db_host: pulumi.Input[str]
+    """The database's address on the lab network (Postgres.host)."""
+    db_port: pulumi.Input[int]
+    """Its port there (Postgres.port)."""
+    db_container_name: pulumi.Input[str]
+    """The database's container (Postgres.container_name): DBM lists the database under it."""
     api_key: pulumi.Output[str]
     """Datadog API key (secret)."""
     site: str
@@ -33,7 +41,9 @@ class DatadogAgentArgs(dc.ContainerArgs):
 
 
 class DatadogAgent(pulumi.ComponentResource):
-    container: docker.Container
+    host: pulumi.Output[str]
+    """Where the workload sends traces: the Agent's alias on the lab network."""
+    container_name: pulumi.Output[str]
     """The Agent container."""
 
     def __init__(self, name: str, args: DatadogAgentArgs, opts: pulumi.ResourceOptions | None = None):
@@ -44,13 +54,14 @@ class DatadogAgent(pulumi.ComponentResource):
         # creates empty in its VM; a named volume works the same everywhere.
         run_volume = docker.Volume(f"{name}-run", name=f"{args.prefix}-datadog-run",
                                    opts=pulumi.ResourceOptions(parent=self))
-        self.container = dc.lab_container(
-            self, name, args, topology.AGENT_ALIAS, image.image_id,
+        container = dc.lab_container(
+            self, name, args, topology.AGENT_ALIAS, image.image_id, opts,
             envs=dc.env_list(render.agent_env(args.site, args.env, dc.dns_label(args.prefix)),
                              {render.API_KEY_ENV: args.api_key,
                               render.POSTGRES_PASSWORD_ENV: args.datadog_password}),
-            labels=dc.labels({render.CHECKS_LABEL: render.checks_label(
-                args.env, dc.dns_label(dc.container_name(args.prefix, topology.POSTGRES_ALIAS)))}),
+            labels=dc.labels({render.CHECKS_LABEL: dc.rendered(
+                lambda host, port, db_container: render.checks_label(args.env, host, port, dc.dns_label(db_container)),
+                args.db_host, args.db_port, args.db_container_name)}),
             volumes=[docker.ContainerVolumeArgs(host_path=host, container_path=inside, read_only=True)
                      for host, inside in HOST_MOUNTS]
             + [docker.ContainerVolumeArgs(volume_name=run_volume.name, container_path=render.RUN_PATH)],
@@ -59,4 +70,6 @@ class DatadogAgent(pulumi.ComponentResource):
             cgroupns_mode="host",
             pid_mode="host",
         )
-        self.register_outputs({"containerName": self.container.name})
+        self.host = pulumi.Output.from_input(topology.AGENT_ALIAS)
+        self.container_name = container.name
+        self.register_outputs({"host": self.host, "containerName": self.container_name})

@@ -4,21 +4,22 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
+from components import topology
 from components.render.upload import Upload
 
-# Memory limit per container, in MB: the whole lab fits a laptop (README states the sum).
+# Memory limit per container (by its alias), in MB: the whole lab fits a laptop (README states the sum).
 MEMORY_MB = {
-    "postgres": 1024,
-    "datadog-agent": 768,
-    "postgres-exporter": 128,
-    "prometheus": 512,
-    "grafana": 384,
-    "workload": 512,
+    topology.POSTGRES_ALIAS: 1024,
+    topology.AGENT_ALIAS: 768,
+    topology.EXPORTER_ALIAS: 128,
+    topology.PROMETHEUS_ALIAS: 512,
+    topology.GRAFANA_ALIAS: 384,
+    topology.WORKLOAD_ALIAS: 512,
 }
 # Containers come back after a Docker restart, but stay down when the user stops them.
 RESTART_POLICY = "unless-stopped"
@@ -64,14 +65,25 @@ def pinned_image(name: str, reference: str, parent: pulumi.Resource) -> docker.R
                               opts=pulumi.ResourceOptions(parent=parent))
 
 
-def env_list(plain: Mapping[str, str], secret: Optional[Mapping[str, pulumi.Input[str]]] = None
-             ) -> list[pulumi.Input[str]]:
-    """Docker's KEY=VALUE list. Secret values stay Outputs marked secret, so the whole `envs`
-    property is stored encrypted in the state."""
-    entries: list[pulumi.Input[str]] = [f"{key}={value}" for key, value in sorted(plain.items())]
-    for key, value in sorted((secret or {}).items()):
-        entries.append(pulumi.Output.secret(pulumi.Output.concat(key, "=", value)))
-    return entries
+# How often Docker probes a service's health, and how long it gives each probe; PostgreSQL has its own.
+HEALTHCHECK_INTERVAL, HEALTHCHECK_TIMEOUT, HEALTHCHECK_RETRIES = "10s", "5s", 3
+
+
+def rendered(render: Callable, *inputs: pulumi.Input) -> pulumi.Output:
+    """`render(*values)` once the inputs (other components' outputs) are known: renderers stay
+    plain functions of plain values."""
+    return pulumi.Output.all(*inputs).apply(lambda values: render(*values))
+
+
+def env_list(plain: pulumi.Input[Mapping[str, str]],
+             secret: Optional[Mapping[str, pulumi.Input[str]]] = None) -> pulumi.Output[list[str]]:
+    """Docker's KEY=VALUE list. With a secret value the whole `envs` property is a secret, so it is
+    stored encrypted in the state."""
+    entries = pulumi.Output.from_input(plain).apply(
+        lambda values: [f"{key}={value}" for key, value in sorted(values.items())])
+    secrets = [pulumi.Output.secret(pulumi.Output.concat(key, "=", value))
+               for key, value in sorted((secret or {}).items())]
+    return pulumi.Output.all(entries, *secrets).apply(lambda parts: [*parts[0], *parts[1:]])
 
 
 def attach(network_name: pulumi.Input[str], alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
@@ -91,6 +103,12 @@ def uploads(files: Iterable[Upload]) -> list[docker.ContainerUploadArgs]:
             for u in sorted(files, key=lambda u: u.path)]
 
 
+def healthcheck(tests: list[str]) -> docker.ContainerHealthcheckArgs:
+    """A service's Docker healthcheck with the lab's timings."""
+    return docker.ContainerHealthcheckArgs(tests=tests, interval=HEALTHCHECK_INTERVAL,
+                                           timeout=HEALTHCHECK_TIMEOUT, retries=HEALTHCHECK_RETRIES)
+
+
 def container_options(parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
                       timeouts: Optional[pulumi.CustomTimeouts] = None) -> pulumi.ResourceOptions:
     """Named containers must be deleted before their replacement is created (same name, same
@@ -99,28 +117,27 @@ def container_options(parent: pulumi.Resource, depends_on: Sequence[pulumi.Resou
                                   custom_timeouts=timeouts)
 
 
+def depends_on(opts: Optional[pulumi.ResourceOptions]) -> list[pulumi.Resource]:
+    """What a component was told to depend on. Children do not inherit a component's `depends_on`
+    (the Python SDK's Resource.__init__ infers only protect and providers from the parent), so its container gets
+    them itself; a component in the list stands for all its children (pulumi runtime/rpc.py,
+    `_add_dependency`)."""
+    found = opts.depends_on if opts is not None and opts.depends_on is not None else []
+    return list(found) if isinstance(found, (list, tuple)) else [found]
+
+
 def labels(values: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
     return [docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(values.items())]
 
 
-class WorkloadLike(Protocol):
-    """Args of a container built here rather than pulled (no image reference)."""
-    prefix: str
-    network_name: pulumi.Input[str]
-    depends_on: list[pulumi.Resource]
-
-
 @dataclass
 class ContainerArgs:
-    """What every lab container is given."""
+    """What every lab container is given. What must exist first comes as the component's
+    `ResourceOptions(depends_on=[component, ...])`."""
     prefix: str
     """Prefix of container and volume names (project-stack): two stacks can share a host."""
-    image: str
-    """Image reference with an exact tag."""
     network_name: pulumi.Input[str]
     """The lab network to join under the container's alias."""
-    depends_on: list[pulumi.Resource]
-    """Resources that must exist (healthy, where they have a healthcheck and are waited on) first."""
 
 
 @dataclass
@@ -132,12 +149,14 @@ class PublishedContainerArgs(ContainerArgs):
     """Host port."""
 
 
-def lab_container(parent: pulumi.Resource, name: str, args: "ContainerArgs | WorkloadLike", alias: str,
-                  image: pulumi.Input[str], internal_port: Optional[int] = None,
-                  timeouts: Optional[pulumi.CustomTimeouts] = None, **fields) -> docker.Container:
+def lab_container(parent: pulumi.Resource, name: str, args: ContainerArgs, alias: str,
+                  image: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions],
+                  internal_port: Optional[int] = None, timeouts: Optional[pulumi.CustomTimeouts] = None,
+                  **fields) -> docker.Container:
     """A lab container: named `<prefix>-<alias>`, on the lab network under `alias`, with its
-    memory limit, restart policy and rotated log, replaced safely, and (for PublishedContainerArgs)
-    its `internal_port` published on the bind address. `fields` are the container's own settings."""
+    memory limit, restart policy and rotated log, replaced safely, after what the component
+    (`opts`) depends on, and (for PublishedContainerArgs) its `internal_port` published on the bind
+    address. `fields` are the container's own settings."""
     if isinstance(args, PublishedContainerArgs) and internal_port is not None:
         fields["ports"] = publish(internal_port, args.host_port, args.bind_address)
     return docker.Container(
@@ -149,6 +168,6 @@ def lab_container(parent: pulumi.Resource, name: str, args: "ContainerArgs | Wor
         restart=RESTART_POLICY,
         log_driver=LOG_DRIVER,
         log_opts={"max-size": f"{LOG_MAX_SIZE_MB}m", "max-file": str(LOG_MAX_FILES)},
-        opts=container_options(parent, args.depends_on, timeouts),
+        opts=container_options(parent, depends_on(opts), timeouts),
         **fields,
     )

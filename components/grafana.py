@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_docker as docker
 
 from components import docker_common as dc, topology
 from components.render import grafana as render
@@ -15,6 +14,12 @@ ADMIN_PASSWORD_ENV = "GF_SECURITY_ADMIN_PASSWORD"
 
 @dataclass
 class GrafanaArgs(dc.PublishedContainerArgs):
+    image: str
+    """Grafana 12 image reference (components/versions.py)."""
+    prometheus_url: pulumi.Input[str]
+    """Where Grafana's datasource queries Prometheus (Prometheus.url)."""
+    prometheus_version: str
+    """The Prometheus version the stack runs (from its image tag), declared on the datasource."""
     scrape_interval: str
     """Prometheus's scrape interval: the datasource's minimum step."""
     admin_password: pulumi.Output[str]
@@ -22,22 +27,22 @@ class GrafanaArgs(dc.PublishedContainerArgs):
 
 
 class Grafana(pulumi.ComponentResource):
-    container: docker.Container
+    container_name: pulumi.Output[str]
     """The Grafana container."""
 
     def __init__(self, name: str, args: GrafanaArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("credit-lab:index:Grafana", name, None, opts)
         image = dc.pinned_image(f"{name}-image", args.image, self)
-        prometheus_url = f"http://{topology.PROMETHEUS_ALIAS}:{topology.PROMETHEUS_PORT}"
         # No data volume on purpose: everything Grafana shows is provisioned from files, and
         # GF_SECURITY_ADMIN_PASSWORD only applies to a fresh data directory, so a replaced
         # container picks up a password changed with `pulumi config set`.
-        self.container = dc.lab_container(
-            self, name, args, topology.GRAFANA_ALIAS, image.image_id, internal_port=topology.GRAFANA_PORT,
+        datasources = dc.rendered(
+            lambda url: render.datasources(url, args.scrape_interval, args.prometheus_version), args.prometheus_url)
+        container = dc.lab_container(
+            self, name, args, topology.GRAFANA_ALIAS, image.image_id, opts, internal_port=topology.GRAFANA_PORT,
             envs=dc.env_list(render.env(), {ADMIN_PASSWORD_ENV: args.admin_password}),
-            uploads=dc.uploads(readable(render.files(prometheus_url, args.scrape_interval))),
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=render.healthcheck(),
-                interval="10s", timeout="5s", retries=3),
+            uploads=dc.uploads(readable({render.DATASOURCES_FILE: datasources, **render.dashboard_files()})),
+            healthcheck=dc.healthcheck(render.healthcheck()),
         )
-        self.register_outputs({"containerName": self.container.name})
+        self.container_name = container.name
+        self.register_outputs({"containerName": self.container_name})

@@ -9,7 +9,6 @@ import pulumi_docker as docker
 from components import docker_common as dc, topology
 from components.render import datadog as datadog_render, postgres as render
 
-DATA_DIR = "/var/lib/postgresql/data"
 # A first start initializes and seeds the database before it reports healthy (minutes at the
 # default scale); pulumi-docker's default wait of 60 s is far too short.
 FIRST_INIT_TIMEOUT_S = 1800
@@ -21,6 +20,8 @@ CREATE_TIMEOUT_S = FIRST_INIT_TIMEOUT_S + 300
 
 @dataclass
 class PostgresArgs(dc.PublishedContainerArgs):
+    image: str
+    """PostgreSQL 15 alpine image reference (components/versions.py)."""
     passwords: dict[str, pulumi.Output[str]]
     """Database role -> secret password; they reach the init scripts only through env."""
     seed_customers: int
@@ -28,7 +29,11 @@ class PostgresArgs(dc.PublishedContainerArgs):
 
 
 class Postgres(pulumi.ComponentResource):
-    container: docker.Container
+    host: pulumi.Output[str]
+    """Where the lab's containers reach the database: its alias on the lab network."""
+    port: pulumi.Output[int]
+    """The port it listens on inside the network."""
+    container_name: pulumi.Output[str]
     """The database container (created only once healthy)."""
     volume_name: pulumi.Output[str]
     """Named volume holding the data directory: survives container replacement."""
@@ -43,14 +48,14 @@ class Postgres(pulumi.ComponentResource):
         entrypoint = render.container_entrypoint()
         timeout = f"{CREATE_TIMEOUT_S // 60}m"
 
-        self.container = dc.lab_container(
-            self, name, args, topology.POSTGRES_ALIAS, image.image_id, internal_port=topology.POSTGRES_PORT,
+        container = dc.lab_container(
+            self, name, args, topology.POSTGRES_ALIAS, image.image_id, opts, internal_port=topology.POSTGRES_PORT,
             timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
             entrypoints=entrypoint,
             command=render.container_command(),
             envs=dc.env_list({topology.SEED_CUSTOMERS_ENV: str(args.seed_customers)}, secret_env),
             uploads=dc.uploads(render.container_uploads()),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=render.DATA_DIR)],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=render.healthcheck_command(), interval="5s", timeout="5s", retries=5,
                 start_period=f"{FIRST_INIT_TIMEOUT_S}s"),
@@ -62,5 +67,9 @@ class Postgres(pulumi.ComponentResource):
             # statements and auto_explain plans.
             labels=dc.labels({datadog_render.LOGS_LABEL: datadog_render.postgres_logs_label()}),
         )
+        self.host = pulumi.Output.from_input(topology.POSTGRES_ALIAS)
+        self.port = pulumi.Output.from_input(topology.POSTGRES_PORT)
+        self.container_name = container.name
         self.volume_name = volume.name
-        self.register_outputs({"containerName": self.container.name, "volumeName": self.volume_name})
+        self.register_outputs({"host": self.host, "port": self.port, "containerName": self.container_name,
+                               "volumeName": self.volume_name})

@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import pulumi
 import yaml
 
+from components import versions
 from components.render import prometheus as prometheus_render
 from workload.credit_workload import settings as workload_settings
 
@@ -47,7 +48,6 @@ PORT_KEYS = ("postgresPort", "exporterPort", "prometheusPort", "grafanaPort")
 SEED_RANGE = (1_000, 2_000_000)
 # Scrape intervals below 1s overload the exporter; above 5m Prometheus marks series stale between scrapes.
 SCRAPE_RANGE_SECONDS = (1, 300)
-IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 class ConfigError(pulumi.RunError):
@@ -61,12 +61,16 @@ def declarations() -> dict:
 
 @dataclass(frozen=True)
 class Images:
-    """Image references, each pinned to an exact tag."""
-    postgres: str
-    datadog_agent: str
-    exporter: str
-    prometheus: str
-    grafana: str
+    """Image references, each an exact tag inside its supported line (components/versions.py)."""
+    postgres: versions.ImageVersion
+    datadog_agent: versions.ImageVersion
+    exporter: versions.ImageVersion
+    prometheus: versions.ImageVersion
+    grafana: versions.ImageVersion
+
+
+# Image config keys, in the order of Images' fields.
+IMAGE_KEYS = ("postgresImage", "datadogAgentImage", "exporterImage", "prometheusImage", "grafanaImage")
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,14 @@ class _Reader:
         self.check(key, value, ok, what)
         return value
 
+    def image(self, key: str) -> Optional[versions.ImageVersion]:
+        value = self.raw(key)
+        try:
+            return versions.parse(key, value)
+        except versions.UnsupportedImage as exc:
+            self.check(key, value, False, exc.allowed)
+            return None
+
     def secret(self, key: str) -> Optional[pulumi.Output[str]]:
         if key not in OPTIONAL_SECRETS:
             raise KeyError(f"{key} is not an optional secret (OPTIONAL_SECRETS)")
@@ -219,10 +231,7 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
             others = [k for k, p in zip(PORT_KEYS, values) if p == port and k != key]
             reader.check(key, str(port), False, f"port already used by {', '.join(others)}; each port must differ")
 
-    images = Images(*(reader.choice(key, lambda v: IMAGE_REF.match(v) and not v.endswith(":latest"),
-                                    "expected an image reference with an exact tag, e.g. name:1.2.3 (not 'latest')")
-                      for key in ("postgresImage", "datadogAgentImage", "exporterImage",
-                                  "prometheusImage", "grafanaImage")))
+    images = Images(*(reader.image(key) for key in IMAGE_KEYS))
 
     settings = Settings(
         project=pulumi.get_project(),

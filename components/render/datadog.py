@@ -53,14 +53,15 @@ def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
     }
 
 
-def postgres_instance(env: str, reported_hostname: str) -> dict:
-    """One `postgres` check instance with DBM, pointed at the credit database. DBM lists the
-    database under `reported_hostname`: the stack's container name keeps two stacks apart."""
+def postgres_instance(env: str, host: str, port: int, reported_hostname: str) -> dict:
+    """One `postgres` check instance with DBM, pointed at the credit database on `host`:`port`.
+    DBM lists the database under `reported_hostname`: the stack's container name keeps two stacks
+    apart."""
     return {
         "dbm": True,
-        # The Agent must reach the database directly (no pooler): the server's own alias.
-        "host": topology.POSTGRES_ALIAS,
-        "port": topology.POSTGRES_PORT,
+        # The Agent must reach the database directly (no pooler): the server's own address.
+        "host": host,
+        "port": port,
         "username": topology.DATADOG_ROLE,
         "password": f"%%env_{POSTGRES_PASSWORD_ENV}%%",
         # Per-table metrics come from the database the check connects to.
@@ -77,10 +78,10 @@ def postgres_instance(env: str, reported_hostname: str) -> dict:
     }
 
 
-def checks_label(env: str, reported_hostname: str) -> str:
+def checks_label(env: str, host: str, port: int, reported_hostname: str) -> str:
     """Value of CHECKS_LABEL: {"postgres": {"init_config": {}, "instances": [...]}} as JSON."""
-    return json.dumps({"postgres": {"init_config": {}, "instances": [postgres_instance(env, reported_hostname)]}},
-                      sort_keys=True)
+    instance = postgres_instance(env, host, port, reported_hostname)
+    return json.dumps({"postgres": {"init_config": {}, "instances": [instance]}}, sort_keys=True)
 
 
 # A log entry starts with log_line_prefix's timestamp (%m); auto_explain's JSON plans span many

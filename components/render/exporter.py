@@ -3,6 +3,7 @@
 Collectors are switched only by `--[no-]collector.X` flags (no env form in 0.17.x).
 """
 from components import topology
+from components.render import probe
 
 # The password travels in this variable, set by the component from a secret; never in a file.
 PASSWORD_ENV = "DATA_SOURCE_PASS"
@@ -47,5 +48,5 @@ HEALTH_PATH = "/"
 
 
 def healthcheck() -> list[str]:
-    """Docker healthcheck test; the image is busybox-based, so wget is there (curl is not)."""
-    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{topology.EXPORTER_PORT}{HEALTH_PATH}"]
+    """Docker healthcheck test."""
+    return probe.http(topology.EXPORTER_PORT, HEALTH_PATH)

@@ -1,4 +1,4 @@
-"""Grafana 12.2.1: provisioning files, the lab dashboard and the non-secret settings.
+"""Grafana 12: provisioning files, the lab dashboard and the non-secret settings.
 
 Paths are those of the `grafana/grafana` image (provisioning under /etc/grafana/provisioning,
 runs as uid 472). The admin password goes separately in GF_SECURITY_ADMIN_PASSWORD.
@@ -6,6 +6,7 @@ runs as uid 472). The admin password goes separately in GF_SECURITY_ADMIN_PASSWO
 import yaml
 
 from components import topology
+from components.render import probe
 from components.render import prometheus
 from components.render.dashboards import postgresql
 
@@ -20,8 +21,9 @@ POSTGRESQL_DASHBOARD = f"{DASHBOARDS_DIR}/postgresql.json"
 FOLDER = "Credit Lab"
 
 
-def datasources(prometheus_url: str, scrape_interval: str) -> str:
-    """Datasource provisioning: the lab's Prometheus under a fixed uid."""
+def datasources(prometheus_url: str, scrape_interval: str, prometheus_version: str) -> str:
+    """Datasource provisioning: the lab's Prometheus under a fixed uid, declaring the version the
+    stack runs (its image tag), so Grafana offers what that version supports."""
     if not prometheus_url.startswith(("http://", "https://")):
         raise ValueError(f"prometheus_url must start with http:// or https://, got {prometheus_url!r}")
     document = {
@@ -39,7 +41,7 @@ def datasources(prometheus_url: str, scrape_interval: str) -> str:
                 "timeInterval": prometheus.validate_interval(scrape_interval),
                 "httpMethod": "POST",
                 "prometheusType": "Prometheus",
-                "prometheusVersion": "2.53.3",
+                "prometheusVersion": prometheus_version,
             },
         }],
     }
@@ -64,13 +66,18 @@ def dashboard_providers() -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def files(prometheus_url: str, scrape_interval: str) -> dict[str, str]:
-    """Absolute container path -> content of every file the Grafana container gets."""
+def dashboard_files() -> dict[str, str]:
+    """Absolute container path -> content of the files that do not depend on the stack."""
     return {
-        DATASOURCES_FILE: datasources(prometheus_url, scrape_interval),
         DASHBOARDS_FILE: dashboard_providers(),
         POSTGRESQL_DASHBOARD: postgresql.render(DATASOURCE_UID, DATASOURCE_NAME),
     }
+
+
+def files(prometheus_url: str, scrape_interval: str, prometheus_version: str) -> dict[str, str]:
+    """Absolute container path -> content of every file the Grafana container gets."""
+    return {DATASOURCES_FILE: datasources(prometheus_url, scrape_interval, prometheus_version),
+            **dashboard_files()}
 
 
 def env() -> dict[str, str]:
@@ -94,5 +101,5 @@ HEALTH_PATH = "/api/health"
 
 
 def healthcheck() -> list[str]:
-    """Docker healthcheck test; the default (Alpine) image has busybox wget."""
-    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{topology.GRAFANA_PORT}{HEALTH_PATH}"]
+    """Docker healthcheck test."""
+    return probe.http(topology.GRAFANA_PORT, HEALTH_PATH)

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from components import topology
+from components.render import probe
 
 CONFIG_PATH = "/etc/prometheus/prometheus.yml"
 RULES_DIR = "/etc/prometheus/rules"
@@ -101,5 +102,5 @@ HEALTH_PATH = "/-/ready"
 
 
 def healthcheck() -> list[str]:
-    """Docker healthcheck test; the image is busybox-based, so wget is there (curl is not)."""
-    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{topology.PROMETHEUS_PORT}{HEALTH_PATH}"]
+    """Docker healthcheck test."""
+    return probe.http(topology.PROMETHEUS_PORT, HEALTH_PATH)

@@ -68,7 +68,7 @@ def stack(lab_postgres, tmp_path_factory):
 
 
 def _provisioned_dashboards():
-    files = grafana.files("http://prometheus:9090", SCRAPE_INTERVAL)
+    files = grafana.dashboard_files()
     return {path: text for path, text in files.items() if path.endswith(".json")}
 
 

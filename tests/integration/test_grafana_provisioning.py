@@ -10,9 +10,13 @@ import json
 import pytest
 import yaml
 
-from components import topology
+from components import settings as lab_settings, topology, versions
 from components.render import grafana, prometheus
 from components.render.dashboards import postgresql
+from tests.engine import program
+
+# The Prometheus version of the default stack: what its datasource declares.
+PROMETHEUS_VERSION = versions.parse("prometheusImage", lab_settings.declarations()["prometheusImage"]["default"]).text
 
 # Keys Grafana's provisioning documentation lists for each entry.
 DATASOURCE_KEYS = {"name", "type", "access", "orgId", "uid", "url", "user", "database", "basicAuth",
@@ -26,7 +30,9 @@ PANEL_TYPES = {"row", "stat", "timeseries", "table"}
 
 @pytest.fixture(scope="module")
 def files():
-    return grafana.files(f"http://{topology.PROMETHEUS_ALIAS}:{topology.PROMETHEUS_PORT}", "10s")
+    """What the default stack uploads into the Grafana container."""
+    uploads = program.container_inputs(program.stack(), topology.GRAFANA_ALIAS)["uploads"]
+    return {upload["file"]: upload["content"] for upload in uploads}
 
 
 def _dashboards(files):
@@ -53,21 +59,22 @@ def test_datasource_file_follows_the_documented_format(files):
     assert set(source) <= DATASOURCE_KEYS, set(source) - DATASOURCE_KEYS
     assert source["uid"] == grafana.DATASOURCE_UID and source["type"] == "prometheus"
     assert source["access"] == "proxy" and source["url"] == "http://prometheus:9090"
-    assert source["jsonData"]["timeInterval"] == "10s"
+    assert source["jsonData"]["timeInterval"] == lab_settings.declarations()["scrapeInterval"]["default"]
+    assert source["jsonData"]["prometheusVersion"] == PROMETHEUS_VERSION
     # Grafana expands $VAR in provisioning files: nothing of ours may look like one.
     assert "$" not in files[grafana.DATASOURCES_FILE]
 
 
 @pytest.mark.parametrize("interval", ["1s", "15s", "1m"])
 def test_time_interval_follows_the_scrape_interval(interval):
-    text = grafana.files("http://prometheus:9090", interval)[grafana.DATASOURCES_FILE]
+    text = grafana.files("http://prometheus:9090", interval, PROMETHEUS_VERSION)[grafana.DATASOURCES_FILE]
     assert yaml.safe_load(text)["datasources"][0]["jsonData"]["timeInterval"] == interval
 
 
 @pytest.mark.parametrize("url,interval", [("prometheus:9090", "10s"), ("http://prometheus:9090", "10")])
 def test_bad_input_is_refused_with_the_setting_named(url, interval):
     with pytest.raises(ValueError, match="prometheus_url|scrapeInterval"):
-        grafana.files(url, interval)
+        grafana.files(url, interval, PROMETHEUS_VERSION)
 
 
 def test_dashboard_provider_follows_the_documented_format(files):
@@ -152,5 +159,5 @@ def test_grafana_env_turns_anonymous_viewers_on_and_holds_no_secret():
 
 def test_same_input_renders_the_same_bytes():
     # The component uploads these: stable output keeps `pulumi up` from replacing Grafana for nothing.
-    assert grafana.files("http://p:9090", "10s") == grafana.files("http://p:9090", "10s")
+    assert grafana.files("http://p:9090", "10s", "2.53.3") == grafana.files("http://p:9090", "10s", "2.53.3")
     assert prometheus.config("10s", "e:9187") == prometheus.config("10s", "e:9187")

@@ -27,7 +27,8 @@ def test_every_container_is_declared(datadog_run):
 @pytest.mark.parametrize("name", [n for n, (key, _, _) in CONTAINERS.items() if key])
 def test_image_is_pinned_and_referenced_by_id(datadog_run, name):
     container = datadog_run.containers()[name]
-    image = datadog_run.by_urn(next(d for d in container.dependencies if "RemoteImage" in d))
+    (image,) = [r for r in datadog_run.of_type("docker:index/remoteImage:RemoteImage") if r.parent == container.parent]
+    assert image.urn in container.dependencies, f"{container.urn} does not wait for {image.urn}"
     reference = image.inputs["name"]
     declared = lab_settings.declarations()[CONTAINERS[name][0]]["default"]
     assert reference == declared, f"{image.urn}: pulls {reference}, Pulumi.yaml declares {declared}"

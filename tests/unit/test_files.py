@@ -2,7 +2,7 @@
 files the integration tests run natively."""
 import pytest
 
-from components import topology
+from components import settings as lab_settings, topology, versions
 from components.render import exporter, grafana, postgres, prometheus
 from tests.unit.conftest import CUSTOM
 from tests.unit.test_secrets import env_of
@@ -65,8 +65,9 @@ def test_prometheus_gets_the_rendered_config_and_rules(custom_run):
 
 def test_grafana_gets_the_rendered_provisioning_and_dashboards(custom_run):
     container = custom_run.containers()["grafana-container"]
+    prometheus_version = versions.parse("prometheusImage", lab_settings.declarations()["prometheusImage"]["default"])
     expected = grafana.files(f"http://{topology.PROMETHEUS_ALIAS}:{topology.PROMETHEUS_PORT}",
-                             CUSTOM["scrapeInterval"])
+                             CUSTOM["scrapeInterval"], prometheus_version.text)
     assert uploaded(container) == expected, container.urn
     env = env_of(container)
     for key, value in grafana.env().items():

@@ -23,8 +23,30 @@ INVALID = [
     ({"workloadRate": "fast"}, "workloadRate", "fast", "ops/s between"),
     ({"workloadServices": "payments,lending"}, "workloadServices", "payments,lending", "collections"),
     ({"workloadScenario": "chaos"}, "workloadScenario", "chaos", "lock-contention"),
-    ({"grafanaImage": "grafana/grafana:latest"}, "grafanaImage", "grafana/grafana:latest", "exact tag"),
-    ({"postgresImage": "postgres"}, "postgresImage", "postgres", "exact tag"),
+    # Image tags outside the line each image's configuration is written and tested for
+    # (components/versions.py): wrong major or flavour, too old, untested, or no exact tag.
+    ({"grafanaImage": "grafana/grafana:latest"}, "grafanaImage", "grafana/grafana:latest", "Grafana 12"),
+    ({"grafanaImage": "grafana/grafana:11.6.0"}, "grafanaImage", "grafana/grafana:11.6.0", "Grafana 12"),
+    ({"grafanaImage": "grafana/grafana:12.2.1-ubuntu"}, "grafanaImage", "grafana/grafana:12.2.1-ubuntu",
+     "not the -ubuntu flavour"),
+    ({"postgresImage": "postgres"}, "postgresImage", "postgres", "PostgreSQL 15 on alpine"),
+    ({"postgresImage": "postgres:16.4-bookworm"}, "postgresImage", "postgres:16.4-bookworm",
+     "PostgreSQL 15 on alpine"),
+    ({"postgresImage": "postgres:16.4-alpine"}, "postgresImage", "postgres:16.4-alpine", "PostgreSQL 15 on alpine"),
+    ({"postgresImage": "postgres:15.18-bookworm"}, "postgresImage", "postgres:15.18-bookworm",
+     "PostgreSQL 15 on alpine"),
+    ({"postgresImage": "postgres:15-alpine"}, "postgresImage", "postgres:15-alpine", "15.<minor>-alpine"),
+    ({"datadogAgentImage": "gcr.io/datadoghq/agent:7.10.0"}, "datadogAgentImage",
+     "gcr.io/datadoghq/agent:7.10.0", "Agent 7.63 or newer"),
+    ({"datadogAgentImage": "gcr.io/datadoghq/agent:7.62.3"}, "datadogAgentImage",
+     "gcr.io/datadoghq/agent:7.62.3", "Agent 7.63 or newer"),
+    ({"datadogAgentImage": "gcr.io/datadoghq/agent:6.53.0"}, "datadogAgentImage",
+     "gcr.io/datadoghq/agent:6.53.0", "Agent 7.63 or newer"),
+    ({"exporterImage": "quay.io/prometheuscommunity/postgres-exporter:v0.18.1"}, "exporterImage",
+     "quay.io/prometheuscommunity/postgres-exporter:v0.18.1", "postgres_exporter 0.17"),
+    ({"prometheusImage": "prom/prometheus:v3.0.0"}, "prometheusImage", "prom/prometheus:v3.0.0", "Prometheus 2.53"),
+    ({"prometheusImage": "prom/prometheus:v2.45.0"}, "prometheusImage", "prom/prometheus:v2.45.0",
+     "Prometheus 2.53"),
 ]
 
 
