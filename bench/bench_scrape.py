@@ -14,6 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "workload")]
 
@@ -31,7 +33,7 @@ def scrape(url):
     with urllib.request.urlopen(url, timeout=30) as response:
         body = response.read().decode()
     elapsed = time.perf_counter() - start
-    samples = [line for line in body.splitlines() if line and not line.startswith("#")]
+    samples = [sample for family in text_string_to_metric_families(body) for sample in family.samples]
     return elapsed, samples
 
 
@@ -61,15 +63,14 @@ def main():
             elapsed, samples = scrape(exp.url)
             durations.append(elapsed)
             counts.append(len(samples))
-            for line in samples:
-                if line.startswith("pg_scrape_collector_duration_seconds{"):
-                    name = line.split('collector="')[1].split('"')[0]
-                    collector.setdefault(name, []).append(float(line.rsplit(" ", 1)[1]))
+            for sample in samples:
+                if sample.name == "pg_scrape_collector_duration_seconds":
+                    collector.setdefault(sample.labels["collector"], []).append(sample.value)
             time.sleep(args.interval)
         load._check_alive()
         by_prefix = {}
-        for line in samples:
-            family = line.split("{")[0].split(" ")[0]
+        for sample in samples:
+            family = sample.name
             # pg_stat_statements_calls_total -> pg_stat_statements, pg_settings_x -> pg_settings
             prefix = "_".join(family.split("_")[:3 if family.startswith("pg_stat") else 2])
             by_prefix[prefix] = by_prefix.get(prefix, 0) + 1

@@ -1,4 +1,4 @@
-"""postgres_exporter 0.17.1: the container's command arguments and environment.
+"""postgres_exporter 0.17 (the line components/versions.py accepts): its command arguments and environment.
 
 Collectors are switched only by `--[no-]collector.X` flags (no env form in 0.17.x).
 """
@@ -8,9 +8,9 @@ from components.render import probe
 # The password travels in this variable, set by the component from a secret; never in a file.
 PASSWORD_ENV = "DATA_SOURCE_PASS"
 
-# Off by default in 0.17.1 and what a DBA of this lab wants on top of the defaults
+# Off by default in 0.17 and what a DBA of this lab wants on top of the defaults
 # (database, locks, stat_database, stat_user_tables, statio_user_tables, wal, ...).
-# stat_statements is bounded by the exporter itself: 0.17.1 exports at most the top 100
+# stat_statements is bounded by the exporter itself: 0.17 exports at most the top 100
 # statements by total time (a fixed `LIMIT 100`; the `.limit` flag only exists from 0.19).
 EXTRA_COLLECTORS = (
     "stat_statements",

@@ -48,11 +48,11 @@ def duration_seconds(value) -> float | None:
     return float(sum(int(n) * unit for n, unit in zip(numbers, _UNIT_SECONDS) if n))
 
 
-def validate_interval(value, setting: str = "scrapeInterval") -> str:
-    """The interval if it is a positive Prometheus duration, else one clear error."""
+def validate_interval(value) -> str:
+    """The scrape interval if it is a positive Prometheus duration, else one clear error."""
     if not is_duration(value) or not re.search(r"[1-9]", value):
         raise ValueError(
-            f"{setting} must be a positive Prometheus duration such as 5s, 15s, 1m or 1m30s "
+            f"scrapeInterval must be a positive Prometheus duration such as 5s, 15s, 1m or 1m30s "
             f"(units ms, s, m, h, d, w, y, largest first), got {value!r}")
     return value
 

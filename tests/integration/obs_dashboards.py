@@ -11,19 +11,20 @@ import json
 import re
 from dataclasses import dataclass
 
+from components.render import prometheus as prom_render
+
 
 # Grafana's maxDataPoints defaults to the panel width in pixels; a half-width panel on a
 # laptop is ~900 px. The exact value only changes the step, not whether data comes back.
 MAX_DATA_POINTS = 900
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 def seconds(duration: str) -> float:
-    """A Prometheus/Grafana duration ('1m30s', '500ms') in seconds."""
-    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", duration)
-    if not parts or "".join(n + u for n, u in parts) != duration:
+    """A Prometheus/Grafana duration ('1m30s', '500ms') in seconds, by the renderer's own grammar."""
+    value = prom_render.duration_seconds(duration)
+    if value is None:
         raise ValueError(f"not a duration: {duration!r}")
-    return sum(int(n) * _UNITS[u] for n, u in parts)
+    return value
 
 
 def _fmt(value: float) -> str:

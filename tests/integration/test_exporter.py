@@ -1,8 +1,7 @@
-"""postgres_exporter 0.17.1 as the lab's container (tests/engine): as `nobody`, with the flags and
+"""postgres_exporter 0.17 as the lab's container (tests/engine): as `nobody`, with the flags and
 environment the program declares, on the PostgreSQL container's network."""
-import re
-
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from components import topology
 from components.render import exporter
@@ -10,14 +9,11 @@ from tests.engine.docker import Network
 from tests.integration.obs_servers import Exporter, http_get
 
 
-def _samples(text: str, name: str) -> dict[str, float]:
-    """{label set: value} of one metric in the text exposition format."""
-    found = {}
-    for line in text.splitlines():
-        match = re.match(rf"^{name}(\{{.*\}})? (\S+)$", line)
-        if match:
-            found[match.group(1) or ""] = float(match.group(2))
-    return found
+def _samples(text: str, name: str) -> dict[frozenset, float]:
+    """{label set: value} of the samples named `name`, parsed by prometheus_client."""
+    return {frozenset(sample.labels.items()): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples
+            if sample.name == name}
 
 
 def test_flags_enable_the_lab_collectors_and_listen_on_the_lab_port():
@@ -51,7 +47,7 @@ def test_unreachable_database_reads_as_pg_up_zero(tmp_path):
     password = server.container.config.env[exporter.PASSWORD_ENV]
     try:
         server.start()
-        assert _samples(server.metrics_text(), "pg_up") == {"": 0.0}
+        assert _samples(server.metrics_text(), "pg_up") == {frozenset(): 0.0}
         assert server.healthcheck()
         assert password not in server.log_text()
     finally:
@@ -67,16 +63,15 @@ def test_every_collector_succeeds_against_the_lab_database(lab_postgres, tmp_pat
         text = server.metrics_text()
     finally:
         server.stop()
-    assert _samples(text, "pg_up") == {"": 1.0}
-    success = {re.search(r'collector="(\w+)"', k).group(1): v
-               for k, v in _samples(text, "pg_scrape_collector_success").items()}
+    assert _samples(text, "pg_up") == {frozenset(): 1.0}
+    success = {dict(labels)["collector"]: v for labels, v in _samples(text, "pg_scrape_collector_success").items()}
     for name in exporter.EXTRA_COLLECTORS:
         assert success.get(name) == 1.0, (name, success)
     assert [name for name, ok in success.items() if ok != 1.0] == []
     # The collector reads the credit database's pg_stat_statements and keeps at most 100 entries.
     queryids = {k for k in _samples(text, "pg_stat_statements_calls_total")}
     assert 0 < len(queryids) <= 100
-    assert _samples(text, "pg_postmaster_start_time_seconds")[""] > 1.6e9
+    assert _samples(text, "pg_postmaster_start_time_seconds")[frozenset()] > 1.6e9
     assert f'datname="{topology.DATABASE}"' in text
     # The password never shows up in what the exporter logs or serves.
     assert password not in server.log_text() and password not in text

@@ -17,6 +17,8 @@ import time
 import psycopg2
 import psycopg2.errorcodes as codes
 
+from . import backoff
+
 # Server-side errors after which the same transaction may simply run again.
 RETRY_SQLSTATES = {codes.SERIALIZATION_FAILURE, codes.DEADLOCK_DETECTED}
 # Server-side errors that end this operation (counted as an error) but not the worker.
@@ -55,7 +57,7 @@ class Session:
         self._retry_window = retry_window
         self.conn = None
         self.busy = False                    # inside a transaction (SIGTERM may cancel it when late)
-        self._backoff = BACKOFF_MIN
+        self._attempts = 0                   # failed connects since the last success
         self._ever_connected = False
 
     def _connect(self, deadline: float):
@@ -67,14 +69,14 @@ class Session:
                 if self._ever_connected and self._stats is not None:
                     self._stats.count("reconnects")
                 self._ever_connected = True
-                self._backoff = BACKOFF_MIN
+                self._attempts = 0
                 return conn
             except psycopg2.OperationalError as exc:
                 if time.monotonic() >= deadline:
                     raise GaveUp("unavailable", str(exc).strip().splitlines()[0]) from None
                 # Jittered exponential backoff so restarting servers are not hammered in lockstep.
-                self._stop.wait(self._backoff * random.uniform(0.5, 1.0))
-                self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+                self._attempts += 1
+                self._stop.wait(backoff.delay(self._attempts, BACKOFF_MIN, BACKOFF_MAX) * random.uniform(0.5, 1.0))
 
     def close(self) -> None:
         conn, self.conn = self.conn, None

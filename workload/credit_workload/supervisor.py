@@ -11,11 +11,12 @@ import sys
 import threading
 import time
 
+from . import backoff
 from .settings import Settings
 
 log = logging.getLogger("credit_workload.supervisor")
 CHILD_STOP_TIMEOUT = 7.0
-RESTART_BACKOFF_MAX = 30.0
+RESTART_BACKOFF_FIRST, RESTART_BACKOFF_MAX = 2.0, 30.0
 
 
 class Supervisor:
@@ -56,7 +57,7 @@ class Supervisor:
                     continue
                 # A service process died: restart it with a growing delay, never give up.
                 self.restarts[key] += 1
-                delay = min(2 ** self.restarts[key], RESTART_BACKOFF_MAX)
+                delay = backoff.delay(self.restarts[key], RESTART_BACKOFF_FIRST, RESTART_BACKOFF_MAX)
                 log.error("service %s exited with %s; restarting in %.0fs", key, child.returncode, delay)
                 self.children[key], due[key] = None, time.monotonic() + delay
         return self.shutdown()

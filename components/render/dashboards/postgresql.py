@@ -1,7 +1,7 @@
 """The "Credit Lab — PostgreSQL" dashboard: what a DBA looks at first.
 
-Every query reads postgres_exporter 0.17.1 metrics (or recording rules from
-configs/prometheus/rules) through the `$datasource` variable, whose only choice is the
+Every query reads postgres_exporter 0.17 metrics (the line components/versions.py accepts), or
+recording rules from configs/prometheus/rules, through the `$datasource` variable, whose only choice is the
 provisioned datasource; `$database` picks the database (default: the credit database).
 """
 import json
@@ -109,7 +109,7 @@ def build(datasource_uid: str, datasource_name: str = "Prometheus") -> dm.Dashbo
     """The dashboard model; `datasource_uid` is the provisioned datasource's fixed uid."""
     board = (dash.Dashboard(TITLE).uid(UID).tags(["credit-lab", "postgresql"]).refresh("30s")
              .time("now-30m", "now").timezone("browser").tooltip(dm.DashboardCursorSync.CROSSHAIR)
-             .description("PostgreSQL health and load of the Credit Lab, from postgres_exporter 0.17.1"))
+             .description("PostgreSQL health and load of the Credit Lab, from postgres_exporter 0.17"))
     for variable in _variables(datasource_uid, datasource_name):
         board = board.with_variable(variable)
 
@@ -178,7 +178,7 @@ def build(datasource_uid: str, datasource_name: str = "Prometheus") -> dm.Dashbo
     board = (board.with_row(dash.Row("WAL, checkpoints and maintenance"))
              .with_panel(_series("WAL on disk", "bytes", [
                  (f"pg_wal_size_bytes{{{JOB}}}", "pg_wal size")],
-                 description="0.17.1 has no WAL-bytes-written counter on PostgreSQL ≥ 10; size of pg_wal", w=8))
+                 description="0.17 has no WAL-bytes-written counter on PostgreSQL ≥ 10; size of pg_wal", w=8))
              .with_panel(_series("Checkpoints per second", "ops", [
                  (f"rate(pg_stat_bgwriter_checkpoints_timed_total{{{JOB}}}[$__rate_interval])", "timed"),
                  (f"rate(pg_stat_bgwriter_checkpoints_req_total{{{JOB}}}[$__rate_interval])", "requested")], w=8))
