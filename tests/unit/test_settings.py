@@ -2,7 +2,9 @@
 import pulumi
 import pytest
 
+from components import settings as lab_settings
 from components.settings import ConfigError
+from workload.credit_workload import settings as ws
 from tests.unit import harness
 
 INVALID = [
@@ -96,3 +98,23 @@ def test_workload_knobs_reach_the_container_normalised():
     env = dict(e.split("=", 1) for e in container.inputs["envs"])
     assert env["WORKLOAD_SERVICES"] == "applications,payments", container.urn
     assert env["WORKLOAD_RATE"] == "55.5" and env["WORKLOAD_SCENARIO"] == "slow-query", container.urn
+
+
+def _promises() -> dict[str, list[str]]:
+    """What each description may promise, rendered from the rules the program enforces."""
+    lo, hi = lab_settings.SCRAPE_RANGE_SECONDS
+    return {
+        "ddSite": [", ".join(lab_settings.DD_SITES)],
+        "seedCustomers": [f"{lab_settings.SEED_RANGE[0]} to {lab_settings.SEED_RANGE[1]}"],
+        "scrapeInterval": [f"from {lo}s to {hi // 60}m"],
+        "workloadRate": [f"{ws.MIN_RATE:g} to {ws.MAX_RATE:g}", ws.RATE_UNPACED],
+        "workloadServices": [", ".join(ws.SERVICES)],
+        "workloadScenario": [", ".join(ws.SCENARIOS)],
+    }
+
+
+@pytest.mark.parametrize("key", list(_promises()))
+def test_each_description_promises_what_the_program_enforces(key):
+    description = lab_settings.declarations()[key]["description"]
+    for promise in _promises()[key]:
+        assert promise in description, f"Pulumi.yaml {key}: {description!r} does not say {promise!r}"
