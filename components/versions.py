@@ -26,7 +26,12 @@ class Line:
     """The lowest version within the grammar, where the line has one."""
 
 
-# Stack config key -> its image's line.
+# Stack config key -> its image's line. Tag forms: docker-library/official-images `library/postgres`
+# (15.N-alpine, 15.N-alpine3.M); DataDog/datadog-agent `.gitlab/deploy_containers/deploy_containers_a7.yml`
+# (VERSION, then -linux or -servercore (Windows), then -jmx); grafana/grafana security releases are
+# tagged X.Y.Z-security-NN on Docker (grafana#95136), and its -ubuntu flavour installs curl, not wget
+# (grafana Dockerfile). Grafana's datasource `prometheusVersion` is a semver it compares against
+# (packages/grafana-prometheus datasource.ts).
 LINES = {
     "postgresImage": Line(
         tag=r"(?P<major>15)\.(?P<minor>\d+)-alpine(\d+\.\d+)?",
@@ -34,9 +39,10 @@ LINES = {
         why="the init scripts and server flags are PostgreSQL 15's and the container's paths, user "
             "(uid 70) and entrypoint are the alpine image's"),
     "datadogAgentImage": Line(
-        tag=r"(?P<major>7)\.(?P<minor>\d+)\.(?P<patch>\d+)(-jmx)?",
+        tag=r"(?P<major>7)\.(?P<minor>\d+)\.(?P<patch>\d+)(-linux)?(-jmx)?",
         supported="Agent 7.63 or newer, tag 7.<minor>.<patch> (e.g. gcr.io/datadoghq/agent:7.84.2)",
-        why="the workload's ddtrace 4 sends to the Agent's APM intake, which needs 7.63 or newer",
+        why="the workload's ddtrace 4 sends to the Agent's APM intake, which needs 7.63 or newer "
+            "(Datadog: Migrate to dd-trace-py v4); -servercore is the Windows image",
         minimum=(7, 63, 0)),
     "exporterImage": Line(
         tag=r"v(?P<major>0)\.(?P<minor>17)\.(?P<patch>\d+)",

@@ -42,6 +42,8 @@ INVALID = [
      "gcr.io/datadoghq/agent:7.10.0", "Agent 7.63 or newer"),
     ({"datadogAgentImage": "gcr.io/datadoghq/agent:7.62.3"}, "datadogAgentImage",
      "gcr.io/datadoghq/agent:7.62.3", "Agent 7.63 or newer"),
+    ({"datadogAgentImage": "gcr.io/datadoghq/agent:7.84.2-servercore"}, "datadogAgentImage",
+     "gcr.io/datadoghq/agent:7.84.2-servercore", "Windows image"),
     ({"datadogAgentImage": "gcr.io/datadoghq/agent:6.53.0"}, "datadogAgentImage",
      "gcr.io/datadoghq/agent:6.53.0", "Agent 7.63 or newer"),
     ({"exporterImage": "quay.io/prometheuscommunity/postgres-exporter:v0.18.1"}, "exporterImage",

@@ -12,6 +12,7 @@ ACCEPTED = [
     ("postgresImage", "registry.example:5000/library/postgres:15.18-alpine", (15, 18)),
     ("datadogAgentImage", "gcr.io/datadoghq/agent:7.63.0", (7, 63, 0)),
     ("datadogAgentImage", "datadog/agent:7.84.2-jmx", (7, 84, 2)),
+    ("datadogAgentImage", "gcr.io/datadoghq/agent:7.84.2-linux-jmx", (7, 84, 2)),
     ("datadogAgentImage", "gcr.io/datadoghq/agent:7.100.1", (7, 100, 1)),
     ("exporterImage", "quay.io/prometheuscommunity/postgres-exporter:v0.17.0", (0, 17, 0)),
     ("prometheusImage", "prom/prometheus:v2.53.1", (2, 53, 1)),
