@@ -89,14 +89,21 @@ class Network:
     """A user-defined bridge network (docker network create): own subnet, the host at .1."""
 
     _taken: set[int] = set()
+    _last_index = 0
 
     def __init__(self, name: str = "lab"):
         _require_root()
         self.name = name
         _remove_stale_networks()
         used = {int(m) for m in re.findall(rf"inet {SUBNET}\.(\d+)\.", _ip("-4", "-o", "addr").stdout)}
-        self.index = next(i for i in range(1, 250) if i not in used and i not in Network._taken)
+        # The next free subnet after the last one this run used, not the lowest: the kernel tears a
+        # deleted namespace down asynchronously. Once a test's connection to a server at .2 hung,
+        # established on the host with no socket in the live container: most likely it reached a
+        # namespace of a just-removed network that still held the same address.
+        order = [(Network._last_index + k) % 249 + 1 for k in range(249)]
+        self.index = next(i for i in order if i not in used and i not in Network._taken)
         Network._taken.add(self.index)
+        Network._last_index = self.index
         self.bridge = f"clab{self.index}"
         self.gateway = f"{SUBNET}.{self.index}.1"
         self._hosts: dict[str, str] = {}            # alias -> address

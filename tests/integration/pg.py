@@ -41,6 +41,10 @@ PASSWORD_KEYS = {topology.SUPERUSER: "postgresPassword", topology.WORKLOAD_ROLE:
 # The longest a first start may take before `pulumi up` gives up (the component's own bound).
 READY_TIMEOUT_S = postgres_component.FIRST_INIT_TIMEOUT_S
 
+# A healthy server accepts in milliseconds; this only turns a lost SYN or peer into an error.
+CLIENT_CONNECT_TIMEOUT_S = 10
+
+
 class InitError(StopWaiting, RuntimeError):
     """The container stopped before it was healthy; the message carries its log."""
 
@@ -138,9 +142,13 @@ class LabPostgres:
 
     # ---- clients ---------------------------------------------------------------------------------
     def dsn(self, role: str = topology.WORKLOAD_ROLE, dbname: str = topology.DATABASE) -> str:
-        """libpq key=value DSN over the test network, with the role's current password."""
+        """libpq key=value DSN over the test network, with the role's current password. A lost
+        connection is an error within seconds, not a hang (a test suite that stops is worse than
+        one that fails): connect_timeout and TCP keepalives, as the workload's own sessions have."""
         return (f"host={self.host} port={self.port} dbname={_libpq_quote(dbname)} "
-                f"user={_libpq_quote(role)} password={_libpq_quote(self.passwords[role])}")
+                f"user={_libpq_quote(role)} password={_libpq_quote(self.passwords[role])} "
+                f"connect_timeout={CLIENT_CONNECT_TIMEOUT_S} keepalives=1 keepalives_idle=10 "
+                "keepalives_interval=5 keepalives_count=3")
 
     def connect(self, role: str = topology.WORKLOAD_ROLE, dbname: str = topology.DATABASE, **kw):
         return psycopg2.connect(self.dsn(role, dbname), **kw)
