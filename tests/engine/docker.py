@@ -80,7 +80,16 @@ def _remove_stale_networks() -> None:
             pass
         for namespace in _ip("netns", "list").stdout.split("\n"):
             if namespace.startswith(f"{folder.name}-"):
-                _ip("netns", "del", namespace.split()[0], check=False)
+                name = namespace.split()[0]
+                # A killed run leaves its containers' processes: PID 1 of a PID namespace ignores
+                # the SIGKILL of bwrap's --die-with-parent, and a namespace lives on while a
+                # process is in it (`ip netns del` only unmounts its name). Kill them first.
+                for pid in _ip("netns", "pids", name, check=False).stdout.split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (OSError, ValueError):
+                        pass
+                _ip("netns", "del", name, check=False)
         _ip("link", "del", folder.name, check=False)
         shutil.rmtree(folder, ignore_errors=True)
 
