@@ -6,10 +6,14 @@ Prints:
   2. client CPU-seconds per 1,000 operations for each;
   3. one process per service (what the image runs) against all services as threads of one
      process (what DBM would then see as a single calling service): throughput, CPU, memory;
-  4. pacing error at 50 and 500 ops/s (traced).
+  4. pacing error at 50 and 500 ops/s (traced);
+  5. the tracer's floor: bench/minimal_loop.py (transactions of trivial statements, as many per
+     transaction as the workload's operations average) traced and untraced, beside the workload.
+Every run ends with the goals of issue 11 and whether this machine meets them.
     python bench/bench_workload.py [--seconds 15] [--customers 2000]
 """
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -24,12 +28,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "workload")]
 from credit_workload import settings
 
 from components import topology
+from tests.engine.docker import wait_for
 from tests.integration.pg import LabPostgres
-from tests.integration.tools import binary
+from tests.integration.tools import binary, workload_venv
 from tests.integration.workload_support import TestAgent, WorkloadRun, workload_env
 
 THREADS = 2
 CLIENTS = THREADS * len(settings.SERVICES)
+# Issue 11's goals: traced throughput against pgbench, client CPU-seconds per 1,000 operations.
+GOAL_TRACED_VS_PGBENCH, GOAL_TRACED_CPU, GOAL_UNTRACED_CPU = 0.85, 0.5, 0.25
 
 # The same statements as the services' main operations (services/*.py), one pgbench script per
 # service, weighted like the services. Random ids are drawn the same way (id >= random start).
@@ -116,6 +123,31 @@ def tree_rss_mb(pid: int) -> float:
     return total_kb / 1024
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU-seconds (user + system) used so far by the live processes under `pid`, itself included."""
+    parents, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        number = int(stat.parent.name)
+        parents[number] = int(fields[1])
+        cpu[number] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for number, seconds in cpu.items():
+        walk = number
+        while walk > 1 and walk != pid:
+            walk = parents.get(walk, 0)
+        if walk == pid:
+            total += seconds
+    return total
+
+
+def ops_reported(run: WorkloadRun) -> int:
+    return sum(int(r["ok"]) for r in run.reports())
+
+
 def ops_by_service(run: WorkloadRun) -> dict:
     finals = {}
     for line in run.stdout().splitlines():
@@ -129,17 +161,46 @@ def total_ops(run: WorkloadRun) -> int:
     return sum(ops_by_service(run).values())
 
 
+def statement_calls(pg) -> int:
+    """Statements the workload's role has run (pg_stat_statements; BEGIN/COMMIT are not tracked)."""
+    with pg.connect(topology.SUPERUSER) as conn, conn.cursor() as cur:
+        cur.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
+                    "WHERE r.rolname = %s", (topology.WORKLOAD_ROLE,))
+        (calls,) = cur.fetchone()
+    conn.close()
+    return int(calls)
+
+
 def run_workload(pg, tmp, name, seconds, traced=False, **env_over) -> dict:
     """The workload container (traced: the stack has a Datadog key, the test agent answers)."""
     env = workload_env(WORKLOAD_THREADS=THREADS, WORKLOAD_REPORT_INTERVAL=2, **env_over)
-    cpu0 = children_cpu()
     run = WorkloadRun(Path(tmp), pg, env, name=name, traced=traced).start()
-    run.wait_reports(per_service=1, services=len(settings.SERVICES), timeout=60)
+    # Measured between two reports after every service has reported once: start-up (imports,
+    # ddtrace's own set-up, connecting) is not per-operation cost.
+    run.wait_reports(per_service=2, services=len(settings.SERVICES), timeout=60)
+    calls0, cpu0, ops0, t0 = statement_calls(pg), tree_cpu_s(run.pid), ops_reported(run), time.monotonic()
     time.sleep(seconds)
+    rows = len(run.reports())
+    wait_for(lambda: len(run.reports()) >= rows + len(settings.SERVICES), 30, "a fresh report of every service")
+    cpu1, ops1, t1, calls1 = tree_cpu_s(run.pid), ops_reported(run), time.monotonic(), statement_calls(pg)
     rss = tree_rss_mb(run.pid)
     code, _ = run.stop()
     assert code == 0, run.stderr()[-2000:]
-    return {"run": run, "cpu": children_cpu() - cpu0, "ops": total_ops(run), "rss": rss}
+    ops = ops1 - ops0
+    return {"run": run, "cpu": cpu1 - cpu0, "ops": ops, "rss": rss, "rate": ops / (t1 - t0),
+            "statements_per_op": (calls1 - calls0) / ops}
+
+
+def minimal_loop(pg, traced: bool, seconds: float, statements: int) -> dict:
+    """bench/minimal_loop.py in the workload's own Python, against the same server."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGHOST": pg.host, "PGPORT": str(pg.port),
+           "PGPASSWORD": pg.passwords[topology.WORKLOAD_ROLE],
+           "DD_TRACE_AGENT_URL": os.environ.get("BENCH_AGENT_URL", "http://127.0.0.1:9")}
+    out = subprocess.run([str(workload_venv() / "bin" / "python"), str(ROOT / "bench" / "minimal_loop.py"),
+                          "traced" if traced else "untraced", str(seconds), str(statements)],
+                         env=env, capture_output=True, text=True, timeout=seconds + 120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run_in_process(pg, tmp, seconds, traced: bool) -> dict:
@@ -231,16 +292,16 @@ def main() -> None:
             print("1. full speed, five-service mix")
             print(f"   {'':28} {'ops/s':>8} {'vs pgbench':>10} {'client CPU s / 1000 ops':>24}")
             for label, r in (("workload, tracing off", off), ("workload, tracing on (DBM full)", on)):
-                rate = r["ops"] / s
+                rate = r["rate"]
                 print(f"   {label:28} {rate:8.0f} {rate / bench['tps']:10.2f} {1000 * r['cpu'] / r['ops']:24.3f}")
             print(f"   {'pgbench, same statements':28} {bench['tps']:8.0f} {1.0:10.2f} "
                   f"{1000 * bench['cpu'] / bench['ops']:24.3f}   (failed tx: {bench['failed']}; "
                   "scripts weighted like the untraced run's service mix)")
-            print(f"   tracing on / off throughput: {on['ops'] / off['ops']:.2f}\n")
+            print(f"   tracing on / off throughput: {on['rate'] / off['rate']:.2f}\n")
 
             threads_on = run_in_process(pg, tmp, s, traced=True)
             print("2. one process per service (the image) vs all services as threads of one process, traced")
-            print(f"   processes: {on['ops'] / s:6.0f} ops/s, {1000 * on['cpu'] / on['ops']:.3f} CPU s/1000 ops, "
+            print(f"   processes: {on['rate']:6.0f} ops/s, {1000 * on['cpu'] / on['ops']:.3f} CPU s/1000 ops, "
                   f"PSS {on['rss']:.0f} MB (supervisor + 5 processes)")
             print(f"   threads:   {threads_on['ops'] / s:6.0f} ops/s, "
                   f"{1000 * threads_on['cpu'] / threads_on['ops']:.3f} CPU s/1000 ops, "
@@ -251,6 +312,28 @@ def main() -> None:
                 p = pacing(pg, tmp, rate, s)
                 print(f"   target {rate:4d} ops/s: achieved {p['total']:7.1f}  total error {100 * p['error']:.1f}%  "
                       f"worst service {100 * p['worst_service']:.1f}%  op errors {p['errors']}")
+
+            per_op = on["statements_per_op"]
+            k = max(1, round(per_op))
+            floor_on, floor_off = (minimal_loop(pg, traced, s, k) for traced in (True, False))
+            ours_on, ours_off = 1000 * on["cpu"] / on["ops"], 1000 * off["cpu"] / off["ops"]
+            print(f"\n5. the tracer's floor: one connection, transactions of {k} x SELECT 1 (the workload averages "
+                  f"{per_op:.1f} statements per operation), CPU s per 1000 transactions")
+            print(f"   minimal loop traced {floor_on['cpu_per_1000_tx']:.3f}, untraced "
+                  f"{floor_off['cpu_per_1000_tx']:.3f}: the tracer's own cost "
+                  f"{floor_on['cpu_per_1000_tx'] - floor_off['cpu_per_1000_tx']:.3f}")
+            print(f"   workload    traced {ours_on:.3f}, untraced {ours_off:.3f}: tracing costs "
+                  f"{ours_on - ours_off:.3f}, of which above the floor "
+                  f"{(ours_on - ours_off) - (floor_on['cpu_per_1000_tx'] - floor_off['cpu_per_1000_tx']):.3f}")
+
+            print("\nGoals (issue 11), this run:")
+            ratio = on["rate"] / bench["tps"]
+            for label, value, goal, ok in (
+                    ("traced throughput / pgbench", ratio, f">= {GOAL_TRACED_VS_PGBENCH}", ratio >= GOAL_TRACED_VS_PGBENCH),
+                    ("traced client CPU s / 1000 ops", ours_on, f"<= {GOAL_TRACED_CPU}", ours_on <= GOAL_TRACED_CPU),
+                    ("untraced client CPU s / 1000 ops", ours_off, f"<= {GOAL_UNTRACED_CPU}",
+                     ours_off <= GOAL_UNTRACED_CPU)):
+                print(f"   {label:34} {value:6.2f}  goal {goal:7}  {'met' if ok else 'NOT met'}")
         finally:
             agent.stop()
             pg.destroy()
