@@ -101,19 +101,35 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _process_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU-seconds so far), from /proc."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return table
+
+
+def descendants(pid: int, table: dict | None = None) -> set[int]:
+    """`pid` and every live process under it."""
+    table = table if table is not None else _process_table()
+    found = set()
+    for number in table:
+        walk = number
+        while walk > 1 and walk != pid:
+            walk = table.get(walk, (0, 0.0))[0]
+        if walk == pid:
+            found.add(number)
+    return found
+
+
 def tree_rss_mb(pid: int) -> float:
     """Memory of a process and its descendants as PSS (shared pages split, so the sum is fair)."""
-    out = subprocess.run(["ps", "-o", "pid=,ppid=", "-e"], capture_output=True, text=True, check=False).stdout
-    rows = [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
-    pids, changed = {pid}, True
-    while changed:
-        changed = False
-        for p, pp in rows:
-            if pp in pids and p not in pids:
-                pids.add(p)
-                changed = True
     total_kb = 0
-    for p in pids:
+    for p in descendants(pid):
         try:
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
@@ -125,23 +141,8 @@ def tree_rss_mb(pid: int) -> float:
 
 def tree_cpu_s(pid: int) -> float:
     """CPU-seconds (user + system) used so far by the live processes under `pid`, itself included."""
-    parents, cpu = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        number = int(stat.parent.name)
-        parents[number] = int(fields[1])
-        cpu[number] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for number, seconds in cpu.items():
-        walk = number
-        while walk > 1 and walk != pid:
-            walk = parents.get(walk, 0)
-        if walk == pid:
-            total += seconds
-    return total
+    table = _process_table()
+    return sum(table[number][1] for number in descendants(pid, table))
 
 
 def ops_reported(run: WorkloadRun) -> int:

@@ -69,8 +69,8 @@ class Images:
     grafana: versions.ImageVersion
 
 
-# Image config keys, in the order of Images' fields.
-IMAGE_KEYS = ("postgresImage", "datadogAgentImage", "exporterImage", "prometheusImage", "grafanaImage")
+# Image config keys, in the order of Images' fields (versions.LINES lists them in that order).
+IMAGE_KEYS = tuple(versions.LINES)
 
 
 @dataclass(frozen=True)

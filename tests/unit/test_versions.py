@@ -20,10 +20,6 @@ ACCEPTED = [
 ]
 
 
-def test_every_image_key_has_a_line():
-    assert set(versions.LINES) == set(lab_settings.IMAGE_KEYS)
-
-
 @pytest.mark.parametrize("key", list(versions.LINES))
 def test_the_declared_default_is_inside_its_line(key):
     default = lab_settings.declarations()[key]["default"]
