@@ -39,7 +39,8 @@ CLIENTS = THREADS * len(settings.SERVICES)
 GOAL_TRACED_VS_PGBENCH, GOAL_TRACED_CPU, GOAL_UNTRACED_CPU = 0.85, 0.5, 0.25
 
 # The same statements as the services' main operations (services/*.py), one pgbench script per
-# service, weighted like the services. Random ids are drawn the same way (id >= random start).
+# service, weighted like the services. Random ids are drawn the same way (id >= random start);
+# reads run in autocommit like the services' read-only operations.
 PGBENCH_SCRIPTS = {
     "applications": """
 \\set start random(1, :maxc)
@@ -69,10 +70,12 @@ SELECT id AS acc, balance FROM credit_accounts WHERE id >= :start AND status IN 
   AND balance > 1000 ORDER BY id LIMIT 1 FOR UPDATE \\gset
 INSERT INTO payments (credit_account_id, amount, method, idempotency_key) VALUES (:acc, :amount, 'ach', gen_random_uuid())
   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id AS pay \\gset
-INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key)
-  VALUES (:acc, 'payment', 'bench', gen_random_uuid()) RETURNING id AS je \\gset
-INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount) VALUES
-  (:je, 'cash', NULL, :amount), (:je, 'loans_receivable', :acc, -:amount);
+WITH entry AS (INSERT INTO journal_entries (credit_account_id, kind, description, idempotency_key)
+  VALUES (:acc, 'payment', 'bench', gen_random_uuid()) RETURNING id),
+  lines AS (INSERT INTO ledger_lines (journal_entry_id, gl_code, credit_account_id, amount)
+  SELECT entry.id, v.gl_code, v.account_id, v.amount FROM entry,
+  (VALUES ('cash', NULL::bigint, :amount::numeric), ('loans_receivable', :acc, -:amount)) AS v (gl_code, account_id, amount))
+  SELECT id AS je FROM entry \\gset
 UPDATE credit_accounts SET balance = balance - :amount,
   days_past_due = CASE WHEN balance - :amount <= 0 THEN 0 ELSE days_past_due END WHERE id = :acc;
 UPDATE payments SET status = 'settled', settled_at = now(), journal_entry_id = :je WHERE id = :pay;
@@ -80,11 +83,9 @@ COMMIT;
 """,
     "statements": """
 \\set start random(1, :maxa)
-BEGIN;
 SELECT j.posted_at, j.kind, l.gl_code, l.amount FROM journal_entries j JOIN ledger_lines l ON l.journal_entry_id = j.id
   WHERE j.credit_account_id = (SELECT id FROM credit_accounts WHERE id >= :start ORDER BY id LIMIT 1)
   AND j.posted_at >= now() - interval '90 days' ORDER BY j.posted_at;
-COMMIT;
 """,
     "collections": """
 BEGIN;
@@ -163,10 +164,11 @@ def total_ops(run: WorkloadRun) -> int:
 
 
 def statement_calls(pg) -> int:
-    """Statements the workload's role has run (pg_stat_statements; BEGIN/COMMIT are not tracked)."""
+    """Statements the workload's role has sent (pg_stat_statements' top-level ones: the server's
+    track = all also counts what triggers and functions run; BEGIN/COMMIT are not tracked)."""
     with pg.connect(topology.SUPERUSER) as conn, conn.cursor() as cur:
         cur.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
-                    "WHERE r.rolname = %s", (topology.WORKLOAD_ROLE,))
+                    "WHERE r.rolname = %s AND s.toplevel", (topology.WORKLOAD_ROLE,))
         (calls,) = cur.fetchone()
     conn.close()
     return int(calls)
