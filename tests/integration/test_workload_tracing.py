@@ -1,6 +1,7 @@
 """Traced workload against a real ddapm-test-agent: five services under their own names, psycopg2
 spans with DBM injection, and the traceparent PostgreSQL sees belongs to a trace the agent got.
-Each service is its own process, so DBM's calling service (ddps) is per service too."""
+Each service is its own process, so DBM's calling service (ddps) is per service too. Untraced,
+ddtrace is not loaded."""
 import re
 import time
 
@@ -9,7 +10,7 @@ from credit_workload import settings
 
 from components import topology
 from tests.engine.docker import wait_for
-from tests.integration.workload_support import TestAgent, WorkloadRun, workload_env
+from tests.integration.workload_support import TestAgent, WorkloadRun, run_image_once, workload_env
 
 # ddtrace flushes every second; the test agent decodes and stores each payload as it arrives.
 TRACE_STORE_TIMEOUT_S = 15
@@ -102,3 +103,17 @@ def test_services_traced_with_dbm_propagation(lab_postgres, test_agent, tmp_path
     logged = [re.search(r"dd\.trace_id=([0-9a-f]{32})", line) for line in op_lines]
     assert all(logged), [line for line, m in zip(op_lines, logged) if not m][:3]
     assert sum(m.group(1) in root_ids for m in logged) > 0.9 * len(logged)
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["tracing-off", "tracing-on"])
+def test_the_tracer_is_loaded_only_when_tracing_is_on(tmp_path, enabled):
+    """Without an Agent (DD_TRACE_ENABLED=false) a service does not load ddtrace: patched but
+    disabled, it would still wrap every connection and cursor call (issue 11's profile) and add
+    no DBM comment. With tracing on, psycopg2 is patched before the services import it."""
+    code = ("import os, sys\nfrom credit_workload import settings, tracing\n"
+            "tracing.setup(settings.parse(os.environ), 'credit-payments')\nimport psycopg2\n"
+            "print('ddtrace' in sys.modules, hasattr(psycopg2.connect, '__wrapped__'))")
+    env = {"PGPASSWORD": "unused", "DD_TRACE_ENABLED": "true" if enabled else "false"}
+    result = run_image_once(tmp_path, env, argv=["python", "-c", code])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [str(enabled), str(enabled)], result.stdout

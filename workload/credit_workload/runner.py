@@ -74,7 +74,7 @@ class ServiceRunner:
                 op = next_operation()
                 with self._span(op):
                     try:
-                        result, _ = session.transaction(op.run, *op.args)
+                        result, _ = session.transaction(op.run, *op.args, read_only=op.read_only)
                     except Stopped:
                         return
                     except GaveUp as exc:
@@ -120,7 +120,7 @@ class ServiceRunner:
         # each log line carries the trace id of the operation it is about.
         with self._span(op) as span:
             try:
-                result, retries = session.transaction(op.run, *op.args)
+                result, retries = session.transaction(op.run, *op.args, read_only=op.read_only)
             except Stopped:
                 return
             except Exception as exc:  # noqa: BLE001 - GaveUp, or a bug: never the end of the worker

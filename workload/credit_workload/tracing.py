@@ -36,8 +36,15 @@ class _AgentDownFilter(logging.Filter):
 
 
 def setup(settings: Settings, process_service: str):
-    """Configure ddtrace for this process (unified service tagging, DBM full) and load it."""
+    """Configure ddtrace for this process (unified service tagging, DBM full) and load it.
+
+    With tracing off (no Agent: the stack has no Datadog key) ddtrace is not loaded at all: its
+    patched psycopg2 would still wrap every cursor and call (about a fifth of an untraced
+    process's CPU, bench/profile_workload.py) and, disabled, adds no DBM comment either."""
     global _tracer
+    if not settings.trace_enabled:
+        _tracer = None
+        return None
     os.environ["DD_SERVICE"] = process_service
     os.environ["DD_ENV"] = settings.dd_env
     os.environ["DD_VERSION"] = settings.dd_version
@@ -48,6 +55,9 @@ def setup(settings: Settings, process_service: str):
                 "DD_TRACE_STARTUP_LOGS", "DD_DATA_STREAMS_ENABLED", "DD_PROFILING_ENABLED",
                 "DD_CODE_ORIGIN_FOR_SPANS_ENABLED", "DD_DYNAMIC_INSTRUMENTATION_ENABLED",
                 "DD_EXCEPTION_REPLAY_ENABLED",
+                # Publishing each span switch to an OpenTelemetry thread context (for an external
+                # OTel profiler): work on every span that nothing in the lab reads (issue 11's profile).
+                "DD_TRACE_OTEL_CTX_ENABLED",
                 # ddtrace's own stderr handler would print each of its lines a second time, unformatted
                 "DD_TRACE_LOG_STREAM_HANDLER"):
         os.environ.setdefault(var, "false")

@@ -7,11 +7,16 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Operation:
-    """One business operation: fn(cursor, *args) runs inside one transaction."""
+    """One business operation: fn(cursor, *args) runs inside one transaction.
+
+    read_only: the operation only reads and needs no single snapshot, so it runs in autocommit:
+    no BEGIN and COMMIT round trips and no commit span (each statement is its own transaction).
+    Not for reads that must hold a transaction open (idle_review, review_hot_account)."""
     name: str
     run: Callable
     args: tuple = ()
     tags: dict = field(default_factory=dict)
+    read_only: bool = False
 
 
 def new_key() -> str:

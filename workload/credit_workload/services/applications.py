@@ -79,7 +79,8 @@ class Service(BaseService):
             return Operation("register_customer", register_customer,
                              (new_key(), region, round(rng.uniform(18000, 180000), -2), rng.randint(1950, 2004)),
                              {"credit.region": region})
-        return Operation("application_status", application_status, (rng.randint(1, self.max_application),))
+        return Operation("application_status", application_status, (rng.randint(1, self.max_application),),
+                         read_only=True)
 
     def background(self, runner):
         return [lambda: storm_loop(runner)] if self.storm else []

@@ -107,7 +107,7 @@ class Service(BaseService):
     def next_operation(self, rng):
         if rng.random() < 0.75:
             return self._payment(rng, rng.randint(1, self.max_account))
-        return Operation("account_overview", account_overview, (rng.randint(1, self.max_account),))
+        return Operation("account_overview", account_overview, (rng.randint(1, self.max_account),), read_only=True)
 
     def _payment(self, rng, start_id, hot_ids=()):
         amount = round(rng.uniform(20, 800), 2)

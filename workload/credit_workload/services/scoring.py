@@ -162,4 +162,5 @@ class Service(BaseService):
             return Operation("score_application", score_next, (self.history_sql, new_key(), rng.randint(20, 40)),
                              {"credit.history_query": "unindexed" if self.history_sql is HISTORY_UNINDEXED
                               else "indexed"})
-        return Operation("customer_profile", customer_profile, (rng.randint(1, self.max_customer), self.history_sql))
+        return Operation("customer_profile", customer_profile, (rng.randint(1, self.max_customer), self.history_sql),
+                         read_only=True)

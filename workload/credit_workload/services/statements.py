@@ -94,8 +94,8 @@ class Service(BaseService):
         if roll < 0.5:
             return Operation("generate_statement", generate_statement, (rng.randint(1, self.max_account), new_key()))
         if roll < 0.8:
-            return Operation("account_activity", account_activity, (rng.randint(1, self.max_account),))
-        return Operation("period_report", period_report, (rng.randint(0, 400),))
+            return Operation("account_activity", account_activity, (rng.randint(1, self.max_account),), read_only=True)
+        return Operation("period_report", period_report, (rng.randint(0, 400),), read_only=True)
 
     def background(self, runner):
         """idle-in-transaction: IDLE_SESSIONS reviewers, each starting IDLE_SECONDS / IDLE_SESSIONS
