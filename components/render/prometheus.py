@@ -4,11 +4,12 @@ Paths are those of the `prom/prometheus` image (config in /etc/prometheus, TSDB 
 runs as `nobody`); tests pass their own paths to the same functions.
 """
 import re
+import string
 from pathlib import Path
 
 import yaml
 
-from components import topology
+from components import alerts, topology
 from components.render import probe
 
 CONFIG_PATH = "/etc/prometheus/prometheus.yml"
@@ -19,7 +20,7 @@ RETENTION = "7d"
 EXPORTER_JOB = "postgres"
 PROMETHEUS_JOB = "prometheus"
 
-# The rule files live in the repo; the component uploads them to RULES_DIR under the same names.
+# The rule files live in the repo; the component uploads them, rendered, to RULES_DIR under the same names.
 SOURCE_RULES_DIR = Path(__file__).resolve().parents[2] / "configs" / "prometheus" / "rules"
 
 # Prometheus's duration grammar (model.ParseDuration): units in decreasing order, each once.
@@ -77,9 +78,30 @@ def config(scrape_interval: str, exporter_target: str, *, rules_dir: str = RULES
     return yaml.safe_dump(document, sort_keys=False)
 
 
+def render_rules(text: str) -> str:
+    """A rule file with each alert's `$threshold`, `$for` and `$range` filled in from
+    components/alerts.py (the values the Datadog monitors use too). Every alert of the file must be
+    defined there, and every placeholder known: otherwise a clear error, not a half-filled rule."""
+    document = yaml.safe_load(text)
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            if "alert" not in rule:
+                continue
+            alert = alerts.BY_NAME.get(rule["alert"])
+            if alert is None:
+                raise ValueError(f"alert {rule['alert']} has no definition in components/alerts.py")
+            values = alert.substitutions()
+            for key in ("expr", "for"):
+                try:
+                    rule[key] = string.Template(str(rule[key])).substitute(values)
+                except (KeyError, ValueError) as exc:
+                    raise ValueError(f"alert {rule['alert']}: bad placeholder in {key}: {exc}") from None
+    return yaml.safe_dump(document, sort_keys=False, width=120)
+
+
 def rule_files() -> dict[str, str]:
-    """Rule file name -> content, as uploaded to RULES_DIR (test files excluded)."""
-    return {path.name: path.read_text() for path in sorted(SOURCE_RULES_DIR.glob("*.yml"))}
+    """Rule file name -> rendered content, as uploaded to RULES_DIR (test files excluded)."""
+    return {path.name: render_rules(path.read_text()) for path in sorted(SOURCE_RULES_DIR.glob("*.yml"))}
 
 
 def args(*, config_path: str = CONFIG_PATH, storage_path: str = STORAGE_PATH,

@@ -1,0 +1,105 @@
+"""Each alert's threshold and window, defined once for both halves of the lab.
+
+The Prometheus rule (configs/prometheus/rules/postgres.yml) holds `$threshold`, `$for` and
+`$range` where these values go; components/render/prometheus.py fills them in. The Datadog
+monitor (components/render/datadog_monitors.py) is built from the same values, so the two
+halves cannot drift. Alerts without a Datadog signal (the exporter's own health) have none.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Datadog evaluates metric monitors over whole minutes (last_1m is the shortest window); the
+# Agent runs the postgres check every 15 s (its default min_collection_interval).
+DATADOG_MIN_WINDOW_S = 60
+CHECK_INTERVAL_S = 15
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert of the lab, in Prometheus's units."""
+    name: str
+    threshold: float
+    for_s: int = 0           # how long the condition holds before it fires (Prometheus `for:`)
+    range_s: int = 0         # the expression's own look-back (`increase(...[5m])`), 0 when none
+    scenario: str = ""       # what makes it fire in the lab
+    look_at: str = ""        # where to look in Datadog DBM when it fires
+    datadog: bool = True     # False: Datadog has no signal for it
+
+    def substitutions(self) -> dict[str, str]:
+        """What the Prometheus rule's placeholders become."""
+        threshold = str(int(self.threshold)) if float(self.threshold).is_integer() else repr(float(self.threshold))
+        return {"threshold": threshold, "for": duration(self.for_s), "range": duration(self.range_s)}
+
+    def datadog_window(self) -> str:
+        """The monitor's evaluation window: the rule's `for` (or its range), at least Datadog's minimum."""
+        seconds = max(self.for_s, self.range_s, DATADOG_MIN_WINDOW_S)
+        minutes = -(-seconds // 60)
+        return f"last_{minutes}m"
+
+
+def duration(seconds: int) -> str:
+    """A Prometheus duration for whole seconds: 90 -> 1m30s, 300 -> 5m, 0 -> 0s."""
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts)
+
+
+# The transaction-ID space PostgreSQL wraps around in (2^31): Datadog reports what is left
+# (postgresql.before_xid_wraparound), Prometheus the age; the same threshold serves both.
+XID_WRAPAROUND = 2 ** 31
+
+ALERTS = (
+    Alert("PostgresExporterDown", 0, for_s=60, datadog=False,
+          scenario="stop the exporter container", look_at="(Prometheus only: the Agent's check replaces the exporter)"),
+    Alert("PostgresDown", 0, for_s=60,
+          scenario="stop the postgres container",
+          look_at="DBM > Databases: the host stops reporting; the check's postgres.can_connect is CRITICAL"),
+    Alert("PostgresExporterCollectorFailing", 0, for_s=300, datadog=False,
+          scenario="revoke pg_monitor from the exporter's role", look_at="(Prometheus only)"),
+    Alert("PostgresTooManyConnections", 0.8, for_s=60,
+          scenario="connection-storm",
+          look_at="DBM > Databases > Connections, grouped by application: the storm's sessions"),
+    Alert("PostgresLongRunningTransaction", 300, for_s=60,
+          scenario="slow-query (under load), or a session left open by hand",
+          look_at="DBM > Query Samples sorted by duration, and Active Connections"),
+    Alert("PostgresIdleInTransaction", 30, for_s=30,
+          scenario="idle-in-transaction",
+          look_at="DBM > Active Connections filtered to state: idle in transaction; the session's last query"),
+    Alert("PostgresLockWaits", 0.25, for_s=30,
+          scenario="lock-contention",
+          look_at="DBM > Active Connections grouped by wait event (Lock: transactionid / tuple) and the blocking session"),
+    Alert("PostgresDeadlocks", 0, range_s=300,
+          scenario="two sessions updating the same rows in opposite order",
+          look_at="the PostgreSQL logs (deadlock detected) and DBM > Query Samples around that time"),
+    Alert("PostgresHighRollbackRate", 0.1, for_s=300, range_s=300,
+          scenario="lock-contention with lock timeouts, or failing application code",
+          look_at="APM error traces of the credit services, and DBM > Query Metrics by errors"),
+    Alert("PostgresLowCacheHitRatio", 0.9, for_s=600,
+          scenario="slow-query: the repayment history scans the whole ledger",
+          look_at="DBM > Query Metrics sorted by shared blocks read; the Seq Scan plans in Explain Plans"),
+    Alert("PostgresTransactionIdWraparound", 1_000_000_000, for_s=600,
+          scenario="(not reproduced in the lab: it takes a billion transactions)",
+          look_at="DBM > Databases: autovacuum activity; long transactions that hold back freezing"),
+    Alert("PostgresRestarted", 300,
+          scenario="docker restart of the postgres container",
+          look_at="DBM > Databases: the host's uptime; the PostgreSQL logs of the restart"),
+)
+BY_NAME = {alert.name: alert for alert in ALERTS}
+
+
+@dataclass(frozen=True)
+class ServiceSlo:
+    """What the APM monitors of every credit service watch (no Prometheus counterpart: the
+    open-source half has no traces)."""
+    p95_latency_s: float = 0.5
+    error_rate: float = 0.05
+    window_s: int = 600
+
+
+SERVICE_SLO = ServiceSlo()
