@@ -31,10 +31,15 @@ def _in_base_units(value: str, unit: str) -> float:
     return number * _UNIT_FACTORS[unit][given] if given != unit else number
 
 
-def _wait_for_log(server, pattern: str, timeout: float = LOG_WRITE_TIMEOUT_S) -> str:
-    """The server log once it matches `pattern` (the log is written asynchronously)."""
-    return wait_for(lambda: re.search(pattern, server.log_text(), re.S) and server.log_text(), timeout,
-                    f"server log matching {pattern!r}")
+def _wait_for_log(server, patterns: list[str], start: int = 0, timeout: float = LOG_WRITE_TIMEOUT_S) -> str:
+    """The server log from offset `start` once every one of `patterns` matches a line of it (the log
+    is written asynchronously). One linear search per pattern: a single pattern of lookaheads over
+    the whole log is quadratic when it does not match yet (12 s for 100 KB; the session's log grows
+    to megabytes), which once ran the deadline out before the first check returned."""
+    def complete():
+        text = server.log_text()[start:]
+        return text if all(re.search(p, text, re.M) for p in patterns) else None
+    return wait_for(complete, timeout, f"server log lines matching {patterns!r}")
 
 
 def _ms(setting: str) -> float:
@@ -93,11 +98,12 @@ def test_slow_statement_is_logged_and_auto_explain_logs_a_json_plan(lab_postgres
     logged_ms, explain_ms = _ms("log_min_duration_statement"), _ms("auto_explain.log_min_duration")
     marker = f"m_{uuid.uuid4().hex[:8]}"
     sleeps = {f"{marker}_a": logged_ms / 1000 * 1.5, f"{marker}_b": explain_ms / 1000 * 1.5}
+    log_start = len(lab_postgres.log_text())
     with lab_postgres.connect() as conn, conn.cursor() as cur:
         for name, seconds in sleeps.items():
             cur.execute(f"SELECT pg_sleep({seconds}) AS {name}")
     # The container log arrives line by line; each statement line comes after its plan.
-    text = _wait_for_log(lab_postgres, "(?m)" + "".join(rf"(?=.*statement: SELECT pg_sleep\([\d.]+\) AS {n}$)" for n in sleeps))
+    text = _wait_for_log(lab_postgres, [rf"statement: SELECT pg_sleep\([\d.]+\) AS {n}$" for n in sleeps], log_start)
     for name in sleeps:
         statement = re.search(rf"^.*duration: ([\d.]+) ms  statement: SELECT pg_sleep\([\d.]+\) AS {name}$", text, re.M)
         assert statement, f"{name}: slower than log_min_duration_statement, yet not logged"
