@@ -37,6 +37,10 @@ MIN_REPORT_INTERVAL, MAX_REPORT_INTERVAL = 1.0, 3600.0
 DEFAULT_THREADS = 2          # worker threads (= connections) per service process
 MAX_THREADS = 8              # 5 services x 8 (+ scenario extras) stay under credit_app's CONNECTION LIMIT 84
 SERVICE_PREFIX = "credit-"
+# Every business operation's root span has this name, its resource says which operation it is:
+# APM's trace metrics (trace.credit.operation.hits/.errors, p95:trace.credit.operation) then cover
+# a whole service, and the lab's Datadog monitors watch them per service.
+ROOT_SPAN = "credit.operation"
 DEFAULT_ENV = "lab"
 DEFAULT_VERSION = "0.1.0"
 DBM_MODES = ("disabled", "service", "full", "dynamic_service")

@@ -9,7 +9,7 @@ import logging
 import os
 import time
 
-from .settings import Settings, service_name
+from .settings import ROOT_SPAN, Settings, service_name
 
 _tracer = None
 AGENT_DOWN_QUIET = 600.0   # seconds: after the first "failed to send", ddtrace's repeats are dropped
@@ -84,7 +84,7 @@ def root_span(service_key: str, operation: str, scenario: str):
     if _tracer is None:
         yield None
         return
-    with _tracer.trace(f"credit.{operation}", service=service_name(service_key), resource=operation,
+    with _tracer.trace(ROOT_SPAN, service=service_name(service_key), resource=operation,
                        span_type="worker") as span:
         span.set_tag("credit.service", service_key)
         span.set_tag("credit.operation", operation)
