@@ -7,6 +7,7 @@ from pulumi import ResourceOptions
 from components import settings as lab_settings, topology
 from components.credentials import Credentials, CredentialsArgs
 from components.datadog_agent import DatadogAgent, DatadogAgentArgs
+from components.datadog_monitors import DatadogMonitors, DatadogMonitorsArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.network import Network, NetworkArgs
 from components.postgres import Postgres, PostgresArgs
@@ -70,3 +71,12 @@ pulumi.export("grafanaAdminPassword", credentials.grafana_admin)
 pulumi.export("networkName", network.network_name)
 if agent:
     pulumi.export("datadogDbmUrl", datadog_render.dbm_url(settings.dd_app_host, settings.dd_env))
+
+# With an application key too: the Datadog half's monitors (same thresholds as the Prometheus
+# rules, components/alerts.py) and the lab's dashboard.
+if settings.datadog_monitors_enabled:
+    monitors = DatadogMonitors("datadog-monitors", DatadogMonitorsArgs(
+        api_key=settings.secrets.dd_api_key, app_key=settings.secrets.dd_app_key, site=settings.dd_site,
+        app_host=settings.dd_app_host, env=settings.dd_env, stack=datadog_render.stack_tag(prefix)))
+    pulumi.export("datadogDashboardUrl", monitors.dashboard_url)
+    pulumi.export("datadogMonitorIds", monitors.monitor_ids)

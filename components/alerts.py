@@ -22,7 +22,7 @@ class Alert:
     threshold: float
     for_s: int = 0           # how long the condition holds before it fires (Prometheus `for:`)
     range_s: int = 0         # the expression's own look-back (`increase(...[5m])`), 0 when none
-    scenario: str = ""       # what makes it fire in the lab
+    scenario: str = ""       # how to make it fire in the lab (a workload scenario, or by hand)
     look_at: str = ""        # where to look in Datadog DBM when it fires
     datadog: bool = True     # False: Datadog has no signal for it
 
@@ -56,38 +56,41 @@ XID_WRAPAROUND = 2 ** 31
 
 ALERTS = (
     Alert("PostgresExporterDown", 0, for_s=60, datadog=False,
-          scenario="stop the exporter container", look_at="(Prometheus only: the Agent's check replaces the exporter)"),
+          scenario="docker stop credit-lab-<stack>-postgres-exporter",
+          look_at="(Prometheus only: the Agent's check replaces the exporter)"),
     Alert("PostgresDown", 0, for_s=60,
-          scenario="stop the postgres container",
+          scenario="docker stop credit-lab-<stack>-postgres",
           look_at="DBM > Databases: the host stops reporting; the check's postgres.can_connect is CRITICAL"),
     Alert("PostgresExporterCollectorFailing", 0, for_s=300, datadog=False,
-          scenario="revoke pg_monitor from the exporter's role", look_at="(Prometheus only)"),
+          scenario="REVOKE pg_monitor FROM postgres_exporter (as postgres)", look_at="(Prometheus only)"),
     Alert("PostgresTooManyConnections", 0.8, for_s=60,
-          scenario="connection-storm",
+          scenario="the connection-storm scenario",
           look_at="DBM > Databases > Connections, grouped by application: the storm's sessions"),
     Alert("PostgresLongRunningTransaction", 300, for_s=60,
-          scenario="slow-query (under load), or a session left open by hand",
+          scenario="by hand: BEGIN; SELECT 1; in psql, left open for 5 minutes",
           look_at="DBM > Query Samples sorted by duration, and Active Connections"),
     Alert("PostgresIdleInTransaction", 30, for_s=30,
-          scenario="idle-in-transaction",
+          scenario="the idle-in-transaction scenario",
           look_at="DBM > Active Connections filtered to state: idle in transaction; the session's last query"),
-    Alert("PostgresLockWaits", 0.25, for_s=30,
-          scenario="lock-contention",
-          look_at="DBM > Active Connections grouped by wait event (Lock: transactionid / tuple) and the blocking session"),
+    Alert("PostgresLockWaits", 0.25, for_s=30, range_s=60,
+          scenario="the lock-contention scenario",
+          look_at="DBM > Active Connections grouped by wait event (Lock: transactionid, tuple) "
+                  "and the blocking session"),
     Alert("PostgresDeadlocks", 0, range_s=300,
-          scenario="two sessions updating the same rows in opposite order",
+          scenario="by hand: two psql sessions updating the same two rows in opposite order",
           look_at="the PostgreSQL logs (deadlock detected) and DBM > Query Samples around that time"),
     Alert("PostgresHighRollbackRate", 0.1, for_s=300, range_s=300,
-          scenario="lock-contention with lock timeouts, or failing application code",
+          scenario="by hand: a loop of transactions that roll back (no scenario: the services' operations commit)",
           look_at="APM error traces of the credit services, and DBM > Query Metrics by errors"),
     Alert("PostgresLowCacheHitRatio", 0.9, for_s=600,
-          scenario="slow-query: the repayment history scans the whole ledger",
+          scenario="possibly slow-query: its ledger scans read past shared_buffers (128 MB); "
+                   "not measured by the tests",
           look_at="DBM > Query Metrics sorted by shared blocks read; the Seq Scan plans in Explain Plans"),
     Alert("PostgresTransactionIdWraparound", 1_000_000_000, for_s=600,
-          scenario="(not reproduced in the lab: it takes a billion transactions)",
+          scenario="not reproducible in the lab: it takes a billion transactions",
           look_at="DBM > Databases: autovacuum activity; long transactions that hold back freezing"),
     Alert("PostgresRestarted", 300,
-          scenario="docker restart of the postgres container",
+          scenario="docker restart credit-lab-<stack>-postgres",
           look_at="DBM > Databases: the host's uptime; the PostgreSQL logs of the restart"),
 )
 BY_NAME = {alert.name: alert for alert in ALERTS}

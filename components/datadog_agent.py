@@ -60,7 +60,8 @@ class DatadogAgent(pulumi.ComponentResource):
                              {render.API_KEY_ENV: args.api_key,
                               render.POSTGRES_PASSWORD_ENV: args.datadog_password}),
             labels=dc.labels({render.CHECKS_LABEL: dc.rendered(
-                lambda host, port, db_container: render.checks_label(args.env, host, port, dc.dns_label(db_container)),
+                lambda host, port, db_container: render.checks_label(
+                    args.env, host, port, dc.dns_label(db_container), render.stack_tag(args.prefix)),
                 args.db_host, args.db_port, args.db_container_name)}),
             volumes=[docker.ContainerVolumeArgs(host_path=host, container_path=inside, read_only=True)
                      for host, inside in HOST_MOUNTS]

@@ -38,6 +38,7 @@ DD_SITES = {
 # undeclared key is read like any other (`pulumi config set --secret KEY VALUE`).
 OPTIONAL_SECRETS = {
     "ddApiKey": "Datadog API key. Unset runs the lab without the Datadog Agent.",
+    "ddAppKey": "Datadog application key. With ddApiKey, the lab's Datadog monitors and dashboard are declared too.",
     "postgresPassword": "Password of the PostgreSQL superuser `postgres`. Generated when unset.",
     "workloadPassword": "Password of the workload's role `credit_app`. Generated when unset.",
     "datadogPassword": "Password of the Agent's role `datadog`. Generated when unset.",
@@ -86,6 +87,7 @@ class Ports:
 class Secrets:
     """Secret config values; None where unset (the Credentials component then generates one)."""
     dd_api_key: Optional[pulumi.Output[str]]
+    dd_app_key: Optional[pulumi.Output[str]]
     postgres: Optional[pulumi.Output[str]]
     workload: Optional[pulumi.Output[str]]
     datadog: Optional[pulumi.Output[str]]
@@ -124,6 +126,11 @@ class Settings:
     @property
     def datadog_enabled(self) -> bool:
         return self.secrets.dd_api_key is not None
+
+    @property
+    def datadog_monitors_enabled(self) -> bool:
+        """Monitors and dashboard need both keys (the API's writes take the application key)."""
+        return self.datadog_enabled and self.secrets.dd_app_key is not None
 
     @property
     def dd_app_host(self) -> str:
@@ -250,6 +257,7 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
         workload=_workload(reader),
         secrets=Secrets(
             dd_api_key=reader.secret("ddApiKey"),
+            dd_app_key=reader.secret("ddAppKey"),
             postgres=reader.secret("postgresPassword"),
             workload=reader.secret("workloadPassword"),
             datadog=reader.secret("datadogPassword"),
@@ -257,6 +265,10 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
             grafana_admin=reader.secret("grafanaAdminPassword"),
         ),
     )
+    # The value is a secret: the message says only that it is set.
+    reader.check("ddAppKey", "(set)", settings.secrets.dd_app_key is None or settings.datadog_enabled,
+                 "the monitors and dashboard it declares need ddApiKey too "
+                 "(pulumi config set --secret ddApiKey ...), or remove it (pulumi config rm ddAppKey)")
     if reader.problems:
         raise ConfigError("invalid stack config:\n  " + "\n  ".join(reader.problems))
     return settings

@@ -53,10 +53,10 @@ def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
     }
 
 
-def postgres_instance(env: str, host: str, port: int, reported_hostname: str) -> dict:
+def postgres_instance(env: str, host: str, port: int, reported_hostname: str, stack: str) -> dict:
     """One `postgres` check instance with DBM, pointed at the credit database on `host`:`port`.
     DBM lists the database under `reported_hostname`: the stack's container name keeps two stacks
-    apart."""
+    apart, and every metric carries `stack:<stack>`, which the lab's monitors filter on."""
     return {
         "dbm": True,
         # The Agent must reach the database directly (no pooler): the server's own address.
@@ -68,7 +68,11 @@ def postgres_instance(env: str, host: str, port: int, reported_hostname: str) ->
         "dbname": topology.DATABASE,
         "reported_hostname": reported_hostname,
         "max_connections": CHECK_MAX_CONNECTIONS,
-        "tags": [f"env:{env}", f"service:{POSTGRES_SERVICE}", "lab:credit-lab"],
+        "tags": [f"env:{env}", f"service:{POSTGRES_SERVICE}", "lab:credit-lab", f"stack:{stack}"],
+        # postgresql.transactions.open/.idle_in_transaction, .activity.xact_start_age, waiting
+        # queries: off by default in the check (postgres config.py, `collect_activity_metrics`),
+        # and the lab's monitors for long and idle-in-transaction sessions and waits need them.
+        "collect_activity_metrics": True,
         "relations": [{"relation_regex": ".*"}],
         "collect_schemas": {"enabled": True},
         "collect_settings": {"enabled": True},
@@ -78,9 +82,16 @@ def postgres_instance(env: str, host: str, port: int, reported_hostname: str) ->
     }
 
 
-def checks_label(env: str, host: str, port: int, reported_hostname: str) -> str:
+def stack_tag(prefix: str) -> str:
+    """The value of the `stack:` tag for a stack's name prefix (project-stack). Datadog lowercases
+    tags on intake ("Tags are converted to lowercase", docs: Getting Started with Tags), so the
+    monitors' filters must use the lowercased value too."""
+    return prefix.lower()
+
+
+def checks_label(env: str, host: str, port: int, reported_hostname: str, stack: str) -> str:
     """Value of CHECKS_LABEL: {"postgres": {"init_config": {}, "instances": [...]}} as JSON."""
-    instance = postgres_instance(env, host, port, reported_hostname)
+    instance = postgres_instance(env, host, port, reported_hostname, stack)
     return json.dumps({"postgres": {"init_config": {}, "instances": [instance]}}, sort_keys=True)
 
 

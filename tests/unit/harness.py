@@ -46,6 +46,10 @@ class LabMocks(pulumi.runtime.Mocks):
             outputs["repoDigest"] = fake_digest(args.inputs["imageName"])
         elif args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = generated_password(args.name)
+        elif args.typ == "datadog:index/dashboardJson:DashboardJson":
+            # The provider stores the API's Dashboard.url: the dashboard's path in the app (Datadog
+            # API reference, Dashboards: "url": "/dashboard/123-abc-456/example-dashboard-title").
+            outputs["url"] = f"/dashboard/abc-def-ghi/{args.name}"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -61,6 +65,7 @@ class Registration:
     dependencies: list[str]
     delete_before_replace: bool
     custom_timeouts: dict  # create/update/delete as the engine gets them (e.g. {"create": "35m"})
+    provider: str          # the explicit provider reference ("<urn>::<id>"), "" for the default
     raw: dict            # serialized inputs, secret markers kept
     inputs: dict         # plain inputs (what MockResourceArgs gets)
 
@@ -78,7 +83,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=response.urn, type=request.type, name=request.name, parent=request.parent,
                 dependencies=list(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
-                custom_timeouts=json_format.MessageToDict(request.customTimeouts),
+                custom_timeouts=json_format.MessageToDict(request.customTimeouts), provider=request.provider,
                 raw=raw, inputs=unwrap(raw)))
         return response
 

@@ -40,10 +40,14 @@ def test_every_declared_key_is_validated_by_the_program(key):
         run_program(config={key: "not valid!"})
 
 
+# Secrets that only work with another one set (the program refuses them alone).
+NEEDS = {"ddAppKey": {"ddApiKey": "companion-api-key-0123456789"}}
+
+
 @pytest.mark.parametrize("key", sorted(lab_settings.OPTIONAL_SECRETS))
 def test_every_optional_secret_reaches_a_resource_as_a_secret(key):
     marker = f"marker-{key}-0123456789"
-    run = run_program(secret={key: marker})
+    run = run_program(secret={**NEEDS.get(key, {}), key: marker})
     found = [r.urn for r in run.resources if marker in json.dumps(r.inputs)]
     assert found, f"{key} set, but no resource receives it"
     assert not [r.urn for r in run.resources if leaks(r.raw, marker)], f"{key} reaches a resource in clear"
@@ -58,3 +62,25 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in ci, ".ci/run must take its test command from README"
     assert command.startswith("python -m pytest")
+
+
+def test_readme_alerts_table_follows_the_definitions():
+    """One row per alert, in order: its name, the Datadog metric(s) or none, its numbers, how to trigger it."""
+    from components import alerts
+    from components.render import datadog_monitors
+    section = README.split("<!-- alerts-table", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(alerts.ALERTS), rows
+    monitors = {m.key: m for m in datadog_monitors.database_monitors("lab", "s", "app.datadoghq.com")}
+    for alert, row in zip(alerts.ALERTS, rows):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == f"`{alert.name}`", row
+        numbers = alert.substitutions()
+        assert cells[2].startswith(f"{numbers['threshold']}, for {numbers['for']}"), row
+        assert cells[3] == alert.scenario, row
+        if not alert.datadog:
+            assert cells[1].startswith("—"), row
+            continue
+        query = monitors[alert.name].query
+        named = re.findall(r"`([a-z_.]+)`", cells[1])
+        assert named and all(name in query for name in named), (row, query)

@@ -1,0 +1,206 @@
+"""The Datadog half as code: monitors and a dashboard exist only with both keys, through an explicit
+provider for the stack's site, with secret keys, queries Datadog accepts on published metrics only,
+and the Prometheus rules' thresholds."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import alerts
+from components.render import datadog as agent_render, datadog_monitors as render, prometheus
+from components.settings import ConfigError
+from tests.unit import datadog_query, harness
+from tests.unit.conftest import API_KEY
+from workload.credit_workload import settings as workload_settings
+
+APP_KEY = "dd-app-key-fedcba9876543210"
+MONITOR = "datadog:index/monitor:Monitor"
+DASHBOARD = "datadog:index/dashboardJson:DashboardJson"
+PROVIDER = "pulumi:providers:datadog"
+PUBLISHED = {line.strip() for line in (Path(__file__).parent / "fixtures" / "datadog_postgres_metrics.txt")
+             .read_text().splitlines() if line.strip() and not line.startswith("#")}
+# APM trace metrics of a span name (docs.datadoghq.com/tracing/metrics/metrics_namespace):
+# trace.<SPAN_NAME>.hits, .errors, and the distribution trace.<SPAN_NAME> for percentiles.
+TRACE = f"trace.{workload_settings.ROOT_SPAN}"
+PUBLISHED_TRACE = {TRACE, f"{TRACE}.hits", f"{TRACE}.errors"}
+STACK_TAG = f"{harness.PROJECT}-{harness.STACK}"
+
+
+@pytest.fixture(scope="module")
+def monitors_run():
+    return harness.run_program(config={"ddSite": "datadoghq.eu"}, secret={"ddApiKey": API_KEY, "ddAppKey": APP_KEY})
+
+
+def _datadog_resources(run):
+    return [r.urn for r in run.resources if r.type.startswith(("datadog:", PROVIDER))]
+
+
+def test_nothing_of_datadog_is_declared_without_an_application_key(default_run, datadog_run):
+    for run in (default_run, datadog_run):
+        assert _datadog_resources(run) == []
+        assert "datadogDashboardUrl" not in run.outputs and "datadogMonitorIds" not in run.outputs
+
+
+def test_an_application_key_without_an_api_key_is_refused_without_echoing_it():
+    with pytest.raises(ConfigError) as failure:
+        harness.run_program(secret={"ddAppKey": APP_KEY})
+    message = str(failure.value)
+    assert "credit-lab:ddAppKey" in message and "ddApiKey" in message, message
+    assert APP_KEY not in message
+
+
+def test_the_provider_is_explicit_for_the_site_with_both_keys_secret(monitors_run):
+    (provider,) = monitors_run.of_type(PROVIDER)
+    assert provider.inputs["apiUrl"] == "https://api.datadoghq.eu/", provider.urn
+    assert provider.inputs["apiKey"] == API_KEY and provider.inputs["appKey"] == APP_KEY, provider.urn
+    for key in (API_KEY, APP_KEY):
+        for r in monitors_run.resources:
+            assert harness.leaks(r.raw, key) == [], f"{r.urn} holds a key in plain text"
+    children = monitors_run.of_type(MONITOR) + monitors_run.of_type(DASHBOARD)
+    assert children and all(r.provider.startswith(provider.urn + "::") for r in children), \
+        [r.urn for r in children if not r.provider.startswith(provider.urn)]
+
+
+def _monitors(run) -> dict:
+    return {r.name.removeprefix("datadog-monitors-"): r for r in run.of_type(MONITOR)}
+
+
+def test_a_monitor_per_alert_with_a_datadog_signal_and_two_per_service(monitors_run):
+    names = set(_monitors(monitors_run))
+    database = {a.name for a in alerts.ALERTS if a.datadog}
+    services = {f"{workload_settings.service_name(k)}-{kind}" for k in workload_settings.SERVICES
+                for kind in ("p95-latency", "error-rate")}
+    assert names == database | services
+    assert set(monitors_run.outputs["datadogMonitorIds"].value) == names
+
+
+def test_every_query_parses_and_uses_only_published_metrics(monitors_run):
+    for name, monitor in _monitors(monitors_run).items():
+        query = monitor.inputs["query"]
+        if monitor.inputs["type"] == "service check":
+            parsed = datadog_query.service_check_monitor(query)
+            assert parsed["check"] == "postgres.can_connect", monitor.urn
+            assert set(parsed["over"]) == {"env:lab", f"stack:{STACK_TAG}"}, monitor.urn
+            continue
+        assert monitor.inputs["type"] == "query alert", monitor.urn
+        parsed = datadog_query.metric_monitor(query)
+        for term in parsed["terms"]:
+            assert term["metric"] in PUBLISHED | PUBLISHED_TRACE, f"{monitor.urn}: {term['metric']} is not published"
+            tags = set(term["tags"].split(","))
+            expected = ({"env:lab", f"service:{name.rsplit('-', 2)[0]}"} if term["metric"].startswith("trace.")
+                        else {"env:lab", f"stack:{STACK_TAG}"})
+            assert tags == expected, f"{monitor.urn}: scoped to {tags}"
+        # Datadog requires the query's number to be the critical threshold.
+        assert parsed["threshold"] == float(monitor.inputs["monitorThresholds"]["critical"]), monitor.urn
+
+
+def test_monitors_carry_the_labs_tags_and_name_their_scenario(monitors_run):
+    for monitor in _monitors(monitors_run).values():
+        assert {"env:lab", f"stack:{STACK_TAG}", render.LAB_TAG} <= set(monitor.inputs["tags"]), monitor.urn
+        assert "In the lab: " in monitor.inputs["message"] and "Look at:" in monitor.inputs["message"]
+        assert "https://app.datadoghq.eu/" in monitor.inputs["message"], monitor.urn
+
+
+def _rule_numbers() -> dict:
+    """Alert name -> (the number its expression compares with, its `for` in seconds), from the rendered rules."""
+    document = yaml.safe_load(prometheus.rule_files()["postgres.yml"])
+    result = {}
+    for rule in (r for g in document["groups"] for r in g["rules"] if "alert" in r):
+        number = re.search(r"[<>=]=?\s*(-?[0-9.e+]+)\s*$", rule["expr"].strip()).group(1)
+        result[rule["alert"]] = (float(number), prometheus.duration_seconds(rule["for"]))
+    return result
+
+
+def _window_s(window: str) -> int:
+    value, unit = int(window[5:-1]), window[-1]
+    return value * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+
+
+@pytest.mark.parametrize("alert", [a for a in alerts.ALERTS if a.datadog], ids=lambda a: a.name)
+def test_thresholds_and_windows_equal_the_prometheus_rules(monitors_run, alert):
+    monitor = _monitors(monitors_run)[alert.name]
+    threshold, for_s = _rule_numbers()[alert.name]
+    query = monitor.inputs["query"]
+    if monitor.inputs["type"] == "service check":
+        # CRITICAL for as many check runs in a row as the rule's `for` lasts.
+        runs = int(monitor.inputs["monitorThresholds"]["critical"])
+        assert runs * alerts.CHECK_INTERVAL_S == for_s, monitor.urn
+        assert datadog_query.service_check_monitor(query)["last"] > runs, monitor.urn
+        return
+    parsed = datadog_query.metric_monitor(query)
+    if alert.name == "PostgresTransactionIdWraparound":      # Datadog counts what is left, not the age
+        assert parsed["threshold"] == alerts.XID_WRAPAROUND - threshold and parsed["op"] == "<", monitor.urn
+    elif alert.name == "PostgresIdleInTransaction":          # a count held above 0 for threshold + for
+        assert parsed["threshold"] == 0 and _window_s(parsed["window"]) >= threshold + for_s, monitor.urn
+    else:
+        assert parsed["threshold"] == threshold, monitor.urn
+    assert _window_s(parsed["window"]) >= for_s, monitor.urn
+
+
+def test_the_dashboard_queries_parse_on_published_metrics_and_link_into_dbm(monitors_run):
+    (dashboard,) = monitors_run.of_type(DASHBOARD)
+    document = json.loads(dashboard.inputs["dashboard"])
+    assert document["layout_type"] == "ordered" and STACK_TAG in document["title"], dashboard.urn
+
+    def widgets(items):
+        for widget in items:
+            yield widget["definition"]
+            yield from widgets(widget["definition"].get("widgets", []))
+    definitions = list(widgets(document["widgets"]))
+    queries = [request["q"] for d in definitions for request in d.get("requests", [])]
+    assert len(queries) >= 10, queries
+    for query in queries:
+        for term in datadog_query.dashboard_request(query):
+            assert term["metric"] in PUBLISHED | PUBLISHED_TRACE, f"{dashboard.urn}: {term['metric']}"
+    notes = " ".join(d["content"] for d in definitions if d["type"] == "note")
+    assert "https://app.datadoghq.eu/databases?query=env%3Alab" in notes, notes
+    titles = " ".join(d.get("title", "") for d in definitions)
+    for section in ("Database health", "Top statements (DBM)", "Waits and sessions", "Credit services (APM)"):
+        assert section in titles, titles
+    url = monitors_run.outputs["datadogDashboardUrl"].value
+    assert url.startswith("https://app.datadoghq.eu/dashboard/"), url
+
+
+@pytest.mark.parametrize("query", [
+    "avg(last_5m):avg:postgresql.connections{env:lab} > 1",
+    "percentile(last_10m):p95:trace.credit.operation{env:lab,service:credit-payments} > 0.5",
+    "sum(last_5m):sum:a.b{env:lab}.as_count() / (sum:c.d{env:lab} + sum:e.f{env:lab}) > 0.1",
+])
+def test_the_grammar_check_accepts_datadog_forms(query):
+    assert datadog_query.metric_monitor(query)["terms"]
+
+
+@pytest.mark.parametrize("query", [
+    "avg(5m):avg:postgresql.connections{env:lab} > 1",                 # window without last_
+    "avg(last_5m):postgresql.connections{env:lab} > 1",                # no space aggregation
+    "avg(last_5m):avg:postgresql.connections{env:lab}",                # no comparison
+    "avg(last_5m):avg:postgresql.connections{env:lab} / > 1",          # dangling operator
+    "avg(last_5m):(avg:postgresql.connections{env:lab} > 1",           # unbalanced parenthesis
+    "percentile(last_5m):avg:trace.x{env:lab} > 1",                    # percentile without pXX
+    "avg(last_5m):avg:postgresql.connections{env lab} > 1",            # tag without key:value
+])
+def test_the_grammar_check_rejects_what_datadog_would(query):
+    with pytest.raises(ValueError):
+        datadog_query.metric_monitor(query)
+
+
+def test_the_agent_check_tags_and_collects_what_the_monitors_read(monitors_run):
+    """The database monitors filter on env and stack: the Agent's check instance must put both on
+    its metrics, and collect the activity metrics (off by default in the check) they read."""
+    agent = monitors_run.containers()["datadog-agent-container"]
+    labels = {label["label"]: label["value"] for label in agent.inputs["labels"]}
+    (instance,) = json.loads(labels[agent_render.CHECKS_LABEL])["postgres"]["instances"]
+    activity = {"postgresql.activity.xact_start_age", "postgresql.transactions.idle_in_transaction",
+                "postgresql.active_waiting_queries"}
+    used = set()
+    for monitor in _monitors(monitors_run).values():
+        if monitor.inputs["type"] == "service check":
+            assert set(datadog_query.service_check_monitor(monitor.inputs["query"])["over"]) <= set(instance["tags"])
+            continue
+        for term in datadog_query.metric_monitor(monitor.inputs["query"])["terms"]:
+            used.add(term["metric"])
+            if term["metric"].startswith("postgresql."):
+                assert set(term["tags"].split(",")) <= set(instance["tags"]), (monitor.urn, instance["tags"])
+    assert activity <= used and instance.get("collect_activity_metrics") is True, agent.urn
