@@ -46,8 +46,9 @@ def _db_query(alert: alerts.Alert, env: str, stack: str) -> tuple[str, str, dict
     if alert.name == "PostgresDown":
         # One CRITICAL postgres.can_connect per check run: `for` is that many runs in a row.
         runs = max(1, alert.for_s // alerts.CHECK_INTERVAL_S)
-        query = (f'"postgres.can_connect".over("env:{env}","stack:{stack}").by("host","db")'
-                 f".last({runs + 1}).count_by_status()")
+        # The API reference's form, grouped as it says postgres monitors are: by db, host and port.
+        query = (f'"postgres.can_connect".over("env:{env}","stack:{stack}").last({runs + 1})'
+                 '.by("db","host","port").count_by_status()')
         return "service check", query, {"critical": runs, "ok": 1}
     queries = {
         "PostgresTooManyConnections": f"min({window}):max:postgresql.percent_usage_connections{{{s}}} > {t}",

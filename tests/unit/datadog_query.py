@@ -4,7 +4,8 @@
                   with arithmetic between metrics (+ - * /, parentheses) and .as_count()/.as_rate();
                   time_aggr avg, sum, min, max, change, pct_change, or percentile with a pXX space
                   aggregation (distribution metrics);
-  service check:  "check".over(tags).by(group).last(count).count_by_status()
+  service check:  "check".over(tags).last(count).by(group).count_by_status() (group required;
+                  count at least the largest threshold, at most 100)
 and the same metric expressions in dashboard requests (optionally wrapped in top(expr, N, 'agg', 'dir')).
 A query outside these forms raises ValueError, with what was expected.
 """
@@ -26,7 +27,7 @@ _HEADER = re.compile(rf"^(?P<time>{'|'.join(TIME_AGGREGATIONS)})\((?P<window>las
 _COMPARISON = re.compile(r"\s(?P<op><=|>=|<|>|==|!=)\s(?P<value>-?[0-9]+(?:\.[0-9]+)?)$")
 _SERVICE_CHECK = re.compile(
     r'^"(?P<check>[a-z][a-z0-9_.]*)"\.over\((?P<over>"[^"]+"(?:,"[^"]+")*)\)'
-    r'(?:\.by\((?P<by>"[^"]+"(?:,"[^"]+")*)\))?\.last\((?P<last>[0-9]+)\)\.count_by_status\(\)$')
+    r'\.last\((?P<last>[0-9]+)\)\.by\((?P<by>"[^"]+"(?:,"[^"]+")*)\)\.count_by_status\(\)$')
 
 
 def expression(text: str) -> list[dict]:
@@ -81,8 +82,11 @@ def metric_monitor(query: str) -> dict:
 def service_check_monitor(query: str) -> dict:
     m = _SERVICE_CHECK.match(query)
     if not m:
-        raise ValueError(f'expected "check".over(...).by(...).last(N).count_by_status(), got {query!r}')
-    return {"check": m["check"], "over": re.findall(r'"([^"]+)"', m["over"]), "last": int(m["last"])}
+        raise ValueError(f'expected "check".over(...).last(N).by(...).count_by_status(), got {query!r}')
+    if not 1 <= int(m["last"]) <= 100:
+        raise ValueError(f"last({m['last']}): count must be 1 to 100")
+    return {"check": m["check"], "over": re.findall(r'"([^"]+)"', m["over"]), "last": int(m["last"]),
+            "by": re.findall(r'"([^"]+)"', m["by"])}
 
 
 def dashboard_request(query: str) -> list[dict]:

@@ -83,6 +83,8 @@ def test_every_query_parses_and_uses_only_published_metrics(monitors_run):
             parsed = datadog_query.service_check_monitor(query)
             assert parsed["check"] == "postgres.can_connect", monitor.urn
             assert set(parsed["over"]) == {"env:lab", f"stack:{STACK_TAG}"}, monitor.urn
+            # The API reference: "Postgres integration monitors are tagged by db, host, and port".
+            assert parsed["by"] == ["db", "host", "port"], monitor.urn
             continue
         assert monitor.inputs["type"] == "query alert", monitor.urn
         parsed = datadog_query.metric_monitor(query)
@@ -204,3 +206,17 @@ def test_the_agent_check_tags_and_collects_what_the_monitors_read(monitors_run):
             if term["metric"].startswith("postgresql."):
                 assert set(term["tags"].split(",")) <= set(instance["tags"]), (monitor.urn, instance["tags"])
     assert activity <= used and instance.get("collect_activity_metrics") is True, agent.urn
+
+
+@pytest.mark.parametrize("query,ok", [
+    ('"postgres.can_connect".over("env:lab").last(5).by("db","host","port").count_by_status()', True),
+    ('"postgres.can_connect".over("env:lab").last(5).count_by_status()', False),             # no group
+    ('"postgres.can_connect".over().last(5).by("host").count_by_status()', False),           # blank over
+    ('"postgres.can_connect".over("env:lab").last(101).by("host").count_by_status()', False),  # count > 100
+])
+def test_the_service_check_grammar(query, ok):
+    if ok:
+        assert datadog_query.service_check_monitor(query)["by"] == ["db", "host", "port"]
+    else:
+        with pytest.raises(ValueError):
+            datadog_query.service_check_monitor(query)
