@@ -84,3 +84,6 @@ def test_readme_alerts_table_follows_the_definitions():
         query = monitors[alert.name].query
         named = re.findall(r"`([a-z_.]+)`", cells[1])
         assert named and all(name in query for name in named), (row, query)
+    slo = alerts.SERVICE_SLO
+    assert (f"p95 latency above {slo.p95_latency_s:g} s, errors\n  above {slo.error_rate:.0%} of operations, "
+            f"over {slo.window_s // 60} minutes") in README
