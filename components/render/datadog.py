@@ -17,6 +17,8 @@ POSTGRES_PASSWORD_ENV = "DD_POSTGRES_PASSWORD"
 CHECKS_LABEL = "com.datadoghq.ad.checks"
 LOGS_LABEL = "com.datadoghq.ad.logs"
 POSTGRES_SERVICE = "credit-postgres"
+# On the check's metrics, and on every monitor and the dashboard of the lab (render/datadog_monitors.py).
+LAB_TAG = "lab:credit-lab"
 # The check holds one main connection plus a pool of up to 2 per database it reaches (DBM jobs,
 # explain plans, schema collection), for at most `max_connections` databases (integrations-core
 # postgres `connection_pool.py`, LRUConnectionPoolManager; older checks read the option as a cap on
@@ -68,7 +70,7 @@ def postgres_instance(env: str, host: str, port: int, reported_hostname: str, st
         "dbname": topology.DATABASE,
         "reported_hostname": reported_hostname,
         "max_connections": CHECK_MAX_CONNECTIONS,
-        "tags": [f"env:{env}", f"service:{POSTGRES_SERVICE}", "lab:credit-lab", f"stack:{stack}"],
+        "tags": [f"env:{env}", f"service:{POSTGRES_SERVICE}", LAB_TAG, f"stack:{stack}"],
         # postgresql.transactions.open/.idle_in_transaction, .activity.xact_start_age, waiting
         # queries: off by default in the check (postgres config.py, `collect_activity_metrics`),
         # and the lab's monitors for long and idle-in-transaction sessions and waits need them.

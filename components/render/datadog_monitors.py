@@ -16,8 +16,7 @@ from components import alerts
 from components.render import datadog as agent_render
 from workload.credit_workload import settings as workload_settings
 
-# Every monitor and the dashboard carry these (plus env and stack), so a user finds the lab's own.
-LAB_TAG = "lab:credit-lab"
+LAB_TAG = agent_render.LAB_TAG
 TRACE_METRIC = f"trace.{workload_settings.ROOT_SPAN}"
 
 
@@ -38,6 +37,11 @@ def scope(env: str, stack: str) -> str:
     return f"env:{env},stack:{stack}"
 
 
+def _over(env: str, stack: str) -> str:
+    """The same filter as a service check's .over(...) arguments."""
+    return ",".join(f'"{tag}"' for tag in scope(env, stack).split(","))
+
+
 def _db_query(alert: alerts.Alert, env: str, stack: str) -> tuple[str, str, dict]:
     """(type, query, thresholds) of the monitor that mirrors `alert`."""
     s = scope(env, stack)
@@ -47,7 +51,7 @@ def _db_query(alert: alerts.Alert, env: str, stack: str) -> tuple[str, str, dict
         # One CRITICAL postgres.can_connect per check run: `for` is that many runs in a row.
         runs = max(1, alert.for_s // alerts.CHECK_INTERVAL_S)
         # The API reference's form, grouped as it says postgres monitors are: by db, host and port.
-        query = (f'"postgres.can_connect".over("env:{env}","stack:{stack}").last({runs + 1})'
+        query = (f'"postgres.can_connect".over({_over(env, stack)}).last({runs + 1})'
                  '.by("db","host","port").count_by_status()')
         return "service check", query, {"critical": runs, "ok": 1}
     queries = {
@@ -94,7 +98,7 @@ def database_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
             continue
         kind, query, thresholds = _db_query(alert, env, stack)
         message = _message(f"Mirrors the Prometheus alert {alert.name} (same threshold and window).",
-                           alert.scenario, alert.look_at, f"DBM: {dbm_url(app_host, env)}")
+                           alert.scenario, alert.look_at, f"DBM: {agent_render.dbm_url(app_host, env)}")
         result.append(Monitor(key=alert.name, name=f"[credit-lab {stack}] {alert.name}", type=kind, query=query,
                               message=message, thresholds=thresholds, tags=(*tags, f"alert:{alert.name}")))
     return result
@@ -133,10 +137,6 @@ def monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
     return database_monitors(env, stack, app_host) + service_monitors(env, stack, app_host)
 
 
-def dbm_url(app_host: str, env: str) -> str:
-    return agent_render.dbm_url(app_host, env)
-
-
 def apm_url(app_host: str, env: str, service: str) -> str:
     """The APM service page of one credit service in this env."""
     return f"https://{app_host}/apm/services/{quote(service)}?env={quote(env)}"
@@ -163,7 +163,7 @@ def dashboard(env: str, stack: str, app_host: str) -> dict:
     names = [workload_settings.service_name(k) for k in workload_settings.SERVICES]
     services = ", ".join(f"[{name}]({apm_url(app_host, env, name)})" for name in names)
     links = (f"**Credit Lab `{stack}`** (env `{env}`). Database Monitoring, filtered to this lab: "
-             f"[databases]({dbm_url(app_host, env)}), "
+             f"[databases]({agent_render.dbm_url(app_host, env)}), "
              f"[query metrics](https://{app_host}/databases/queries?query=env%3A{quote(env)}), "
              f"[query samples](https://{app_host}/databases/samples?query=env%3A{quote(env)}). "
              f"APM services: {services}.")
