@@ -20,7 +20,8 @@ from components.render import postgres as postgres_render
 from tests.integration.tools import PG_BIN, binary, workload_venv
 
 REPO = Path(__file__).resolve().parents[2]
-STAND_INS = Path(__file__).resolve().parent / "stand_ins"
+# The stand-in entrypoint is the one the postgres stand-in image is built with (one copy).
+POSTGRES_ENTRYPOINT = REPO / "tests" / "images" / "postgres" / "docker-entrypoint.sh"
 DOCKER_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -102,7 +103,7 @@ BUSYBOX_GROUP = "root:x:0:\nnobody:x:65534:\n"
 def postgres() -> ImageModel:
     """postgres:15-alpine: docker-library/postgres `15/alpine3.22/Dockerfile` at 6edb0a8.
     Stand-ins: Debian's PostgreSQL 15 (on PATH, where the image has /usr/local/bin), the
-    entrypoint stand-in (stand_ins/postgres-docker-entrypoint.sh), Debian's gosu (/usr/sbin,
+    entrypoint stand-in (tests/images/postgres/docker-entrypoint.sh), Debian's gosu (/usr/sbin,
     where the image has /usr/local/bin/gosu), LANG C.UTF-8 (the image's en_US.utf8 is musl's)."""
     sample = (Path("/usr/share/postgresql") / PG_BIN.parent.name / "postgresql.conf.sample")
     # Dockerfile line 191: sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" ...sample
@@ -125,7 +126,7 @@ def postgres() -> ImageModel:
               postgres_render.INITDB_DIR: (0o755, 0, 0),                    # line 53
               "/tmp": (0o1777, 0, 0)},
         files={f"/usr/local/bin/{postgres_render.OFFICIAL_ENTRYPOINT}":       # line 201
-               ((STAND_INS / "postgres-docker-entrypoint.sh").read_text(), 0o755, 0, 0),
+               (POSTGRES_ENTRYPOINT.read_text(), 0o755, 0, 0),
                str(sample): (edited, 0o644, 0, 0)},
     )
 

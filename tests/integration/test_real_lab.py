@@ -1,0 +1,122 @@
+"""The lab on the real Docker Engine, brought up from what the program declares (issue 17).
+
+Every network, volume, image and container of the default stack (no Datadog key) is made on the
+engine by tests/engine/docker_provider.py as the provider makes it, from the local images under the
+exact references Pulumi.yaml pins (tests/images/); the workload's image is built from
+workload/Dockerfile. Then, from the host: Docker reports every container running and healthy,
+the published URLs answer, the DSN output connects; and destroy leaves nothing of the stack.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import psycopg2
+import pytest
+
+from components import topology
+from components.render import grafana as grafana_render
+from tests.integration import real_lab
+
+NS = 1e-9
+
+
+@pytest.fixture(scope="module")
+def client():
+    return real_lab.engine()
+
+
+@pytest.fixture(scope="module")
+def lab(client):
+    real_lab.remove_leftovers(client)
+    lab = real_lab.up(client)
+    yield lab
+    real_lab.destroy(lab)
+
+
+def _health_deadline_s(health: dict) -> float:
+    """How long Docker may take to call a container healthy: its start period, then `retries`
+    failing probes of `interval` + `timeout` each, plus the first successful one."""
+    return (health.get("StartPeriod", 0) + (health.get("Retries", 3) + 1)
+            * (health.get("Interval", 30e9) + health.get("Timeout", 30e9))) * NS
+
+
+def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=timeout) as reply:
+        return reply.status, reply.read()
+
+
+def _wait_for(what: str, check, deadline_s: float, poll_s: float = 0.5):
+    """check() until it returns a true value (returned); its exceptions count as 'not yet'."""
+    deadline, last = time.monotonic() + deadline_s, None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as error:   # noqa: BLE001 - not yet
+            last = error
+        time.sleep(poll_s)
+    raise AssertionError(f"{what}: not within {deadline_s:.0f} s (last error: {last!r})")
+
+
+def test_every_declared_container_runs_and_is_healthy(lab):
+    declared = {r.inputs["name"] for r in lab.run.containers().values()}
+    running = {c.name: c for c in lab.containers().values()}
+    assert set(running) == declared, f"declared {sorted(declared)}, on the engine {sorted(running)}"
+    for name, container in running.items():
+        container.reload()
+        health = container.attrs["Config"].get("Healthcheck")
+        assert health and health.get("Test"), f"{name}: no healthcheck, from the program or its image"
+
+        def healthy():
+            container.reload()
+            state = container.attrs["State"]
+            assert state["Running"] and not state["Restarting"], f"{name} is not running: {state}"
+            return state["Health"]["Status"] == "healthy"
+        _wait_for(f"{name} healthy", healthy, _health_deadline_s(health))
+        assert container.attrs["RestartCount"] == 0, f"{name} restarted {container.attrs['RestartCount']} times"
+
+
+def test_the_published_urls_answer_from_the_host(lab):
+    prometheus = lab.output("prometheusUrl")
+    assert _get(f"{prometheus}/-/healthy")[0] == 200
+    status, metrics = _get(lab.output("exporterUrl"))
+    assert status == 200 and b"\npg_up 1\n" in metrics, "the exporter does not reach PostgreSQL"
+
+    def exporter_target_up():
+        targets = json.loads(_get(f"{prometheus}/api/v1/targets")[1])["data"]["activeTargets"]
+        return [t for t in targets if t["labels"]["job"] != "prometheus" and t["health"] == "up"]
+    _wait_for("Prometheus scrapes the exporter", exporter_target_up,
+              deadline_s=3 * 10 + 10)   # three scrape intervals of the default 10s, and a margin
+
+    grafana = lab.output("grafanaUrl")
+    status, body = _get(f"{grafana}/api/health")
+    assert status == 200 and json.loads(body)["database"] == "ok"
+    # Grafana's datasource reaches Prometheus by its alias on the lab network, and the series are there.
+    query = f"{grafana}/api/datasources/proxy/uid/{grafana_render.DATASOURCE_UID}/api/v1/query?query=pg_up"
+    result = _wait_for("pg_up through Grafana's datasource",
+                       lambda: json.loads(_get(query)[1])["data"]["result"], deadline_s=40)
+    assert [sample["value"][1] for sample in result] == ["1"]
+
+
+def test_the_dsn_output_connects_from_the_host(lab):
+    dsn = lab.run.outputs["postgresDsn"]
+    assert dsn.secret, "postgresDsn must stay a secret output"
+    env = dict(entry.split("=", 1) for entry in lab.run.containers()["postgres-container"].inputs["envs"])
+    seed = int(env[topology.SEED_CUSTOMERS_ENV])
+    with psycopg2.connect(dsn.value, connect_timeout=10) as connection, connection.cursor() as cursor:
+        # The workload adds customers as it runs: count the seeded ones (ids 1..seed).
+        cursor.execute("SELECT current_database(), count(*) FILTER (WHERE id <= %s) FROM customers", (seed,))
+        database, seeded = cursor.fetchone()
+    assert database == topology.DATABASE
+    assert seeded == seed, f"{seeded} of the {seed} seeded customers are there: the seed did not run to the end"
+
+
+def test_destroy_leaves_nothing_of_the_stack_but_its_images(lab, client):
+    images = {r.inputs["name"] for r in lab.run.of_type("docker:index/remoteImage:RemoteImage")}
+    real_lab.destroy(lab)
+    assert real_lab.leftovers(client) == {"containers": [], "volumes": [], "networks": []}
+    for reference in images:   # keep_locally: the next `up` does not pull again
+        client.images.get(reference)
