@@ -64,6 +64,18 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
 
 
+def _forwarding(bridge: str, action: str) -> None:
+    """Let the bridge forward between its own ports (`-I` adds, `-D` removes the rule). A running
+    dockerd sets the FORWARD policy to DROP and makes bridged frames pass through iptables
+    (br_netfilter): Docker adds such a rule for each network it makes, and so does the model."""
+    if shutil.which("iptables") is None:
+        return
+    rule = ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+    present = subprocess.run(["iptables", "-C", *rule], capture_output=True).returncode == 0
+    if (action == "-I") != present:
+        subprocess.run(["iptables", action, *rule], check=True, capture_output=True)
+
+
 ENGINE_RUN_DIR = Path("/run/credit-lab-engine")
 
 
@@ -91,6 +103,7 @@ def _remove_stale_networks() -> None:
                         pass
                 _ip("netns", "del", name, check=False)
         _ip("link", "del", folder.name, check=False)
+        _forwarding(folder.name, "-D")
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -128,6 +141,7 @@ class Network:
         self.resolv_file = self.work_dir / "resolv.conf"
         self.resolv_file.write_text("nameserver 127.0.0.11\noptions ndots:0\n")
         _ip("link", "add", self.bridge, "type", "bridge")
+        _forwarding(self.bridge, "-I")
         _ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
         self._write_hosts()
@@ -185,6 +199,7 @@ class Network:
         for namespace in list(self._namespaces):
             self.detach(namespace)
         _ip("link", "del", self.bridge, check=False)
+        _forwarding(self.bridge, "-D")
         Network._taken.discard(self.index)
         shutil.rmtree(self.work_dir, ignore_errors=True)
 

@@ -1,12 +1,10 @@
-"""The docker and random providers, replayed on the real Docker Engine.
+"""What pulumi-docker's and pulumi-random's providers do on the Docker Engine, as Python.
 
-The Pulumi CLI builds here, but pulumi-docker's and pulumi-random's provider modules and the Python
-language host are not served by the Go module proxy (README, "Tests"), so `pulumi up` cannot run.
-What can run is everything around them: the real `__main__.py` (under Pulumi's mocks, which record
-every registration with its inputs, dependencies and options) and the real Docker Engine. This module
-is the part in between: a Mocks whose `new_resource` makes each resource on the engine through the
-Docker API the way the provider does (sources in tests/CONTRACTS.md), and returns the outputs the
-provider would. An input it does not know fails the run instead of being dropped.
+The Pulumi CLI builds here, but those two providers' Go modules are not served by the module proxy
+(README, "Tests"), so tests/engine/provider_plugin.py stands in for them: the real CLI loads it as
+`pulumi-resource-docker` and `pulumi-resource-random`, and it makes each resource through this
+module, with the Docker API calls the provider makes and the outputs it returns (sources in
+tests/CONTRACTS.md). An input this module does not know fails the create instead of being dropped.
 
 Sources: kreuzwerker/terraform-provider-docker v4.5.0 (bundled by pulumi-docker 5.x),
 `internal/provider/resource_docker_{container,image,network,volume}_funcs.go`; pulumi-docker
@@ -16,20 +14,14 @@ from __future__ import annotations
 
 import io
 import os
-import json
 import secrets
 import string
 import tarfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
 import docker
-import pulumi
-
-from tests.unit import harness
 
 REPO = Path(__file__).resolve().parents[2]
 # pulumi-docker's `wait` polls the container's health once a second (funcs.go, the wait loop).
@@ -66,47 +58,12 @@ def _check_inputs(kind: str, inputs: Mapping, known: set[str]) -> None:
                            "apply them there the way the provider does before relying on them")
 
 
-@dataclass
-class Created:
-    type: str
-    name: str
-    id: str
-
-
-@dataclass
-class DockerProvider(pulumi.runtime.Mocks):
-    """Mocks that create each registered resource on the Docker Engine `client` talks to."""
-    client: docker.DockerClient
-    created: list[Created] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        if args.custom is False:            # a ComponentResource: the engine makes nothing for it
-            return args.name, dict(args.inputs)
-        handler: Callable = HANDLERS.get(args.typ)
-        try:
-            if handler is None:
-                raise UnknownInput(f"{args.typ} ({args.name}) is not replayed by tests/engine/docker_provider.py")
-            # The provider gets secret values in the clear (it stores them back marked secret).
-            resource_id, outputs = handler(self, args.name, harness.unwrap(dict(args.inputs)))
-        except Exception as error:  # the engine reports a failed create and the update fails
-            self.errors.append(f"{args.typ} {args.name}: {error}")
-            raise
-        with self._lock:
-            self.created.append(Created(args.typ, args.name, resource_id))
-        return resource_id, outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        raise UnknownInput(f"invoke {args.token} is not replayed by tests/engine/docker_provider.py")
-
-
 # ---- docker:index/network:Network (resource_docker_network_funcs.go) --------------------------------
-def create_network(provider: DockerProvider, name: str, inputs: dict):
+def create_network(client: docker.DockerClient, name: str, inputs: dict, timeout_s: float):
     """Driver only when set, IPAM driver "default" always; the Go client adds CheckDuplicate below
     API 1.44 (network_funcs.go 26-82; moby client network_create.go)."""
     _check_inputs("Network", inputs, {"name", "driver"})
-    api = provider.client.api
+    api = client.api
     response = api.create_network(inputs["name"], driver=inputs.get("driver") or None,
                                   ipam=docker.types.IPAMConfig(driver="default"),
                                   check_duplicate=True if docker.utils.version_lt(api.api_version, "1.44") else None)
@@ -114,28 +71,28 @@ def create_network(provider: DockerProvider, name: str, inputs: dict):
 
 
 # ---- docker:index/volume:Volume (resource_docker_volume_funcs.go) ----------------------------------
-def create_volume(provider: DockerProvider, name: str, inputs: dict):
+def create_volume(client: docker.DockerClient, name: str, inputs: dict, timeout_s: float):
     _check_inputs("Volume", inputs, {"name"})
-    volume = provider.client.api.create_volume(name=inputs["name"])   # Name only: the engine's `local` driver
+    volume = client.api.create_volume(name=inputs["name"])   # Name only: the engine's `local` driver
     return volume["Name"], {**inputs, "driver": volume["Driver"], "mountpoint": volume["Mountpoint"]}
 
 
 # ---- docker:index/remoteImage:RemoteImage (resource_docker_image_funcs.go) -------------------------
-def create_remote_image(provider: DockerProvider, name: str, inputs: dict):
+def create_remote_image(client: docker.DockerClient, name: str, inputs: dict, timeout_s: float):
     _check_inputs("RemoteImage", inputs, {"name", "keepLocally"})
     reference = inputs["name"]
     try:   # findImage: a local image of that name is used as it is, nothing is pulled
-        image = provider.client.images.get(reference)
+        image = client.images.get(reference)
     except docker.errors.ImageNotFound:
         try:
-            image = provider.client.images.pull(reference)
+            image = client.images.pull(reference)
         except docker.errors.APIError as error:
             raise ProviderError(f"Unable to pull image {reference}: {error.explanation}") from error
     return f"{image.id}{reference}", {**inputs, "imageId": image.id, "repoDigest": ""}
 
 
 # ---- docker:index/image:Image (pulumi-docker provider/image.go, native) ----------------------------
-def create_image(provider: DockerProvider, name: str, inputs: dict):
+def create_image(client: docker.DockerClient, name: str, inputs: dict, timeout_s: float):
     # buildOnPreview (the SDK sends its default) only decides whether `preview` builds too.
     _check_inputs("Image", inputs, {"imageName", "build", "skipPush", "buildOnPreview"})
     build = dict(inputs.get("build") or {})
@@ -149,7 +106,7 @@ def create_image(provider: DockerProvider, name: str, inputs: dict):
     # Check fills in (linux/<arch>), the Dockerfile relative to the context. The provider sends
     # `rm=0` to BuildKit, which makes no intermediate containers; the classic builder would keep
     # one per step, so it is told to remove them.
-    image, _ = provider.client.images.build(path=str(context), dockerfile=build.get("dockerfile", "Dockerfile"),
+    image, _ = client.images.build(path=str(context), dockerfile=build.get("dockerfile", "Dockerfile"),
                                             tag=inputs["imageName"], rm=True, platform=f"linux/{_go_arch()}")
     # skip_push: "We set repoDigest to the image ID returned from docker inspect" (image.go).
     return inputs["imageName"], {**inputs, "repoDigest": image.id, "baseImageName": inputs["imageName"],
@@ -165,11 +122,11 @@ def _go_arch() -> str:
 RANDOM_SPECIAL = "!@#$%&*()-_=+[]{}<>:?"   # the provider's default special characters
 
 
-def create_random_password(provider: DockerProvider, name: str, inputs: dict):
+def create_random_password(client: docker.DockerClient, name: str, inputs: dict, timeout_s: float):
     _check_inputs("RandomPassword", inputs, {"length", "special"})
     alphabet = string.ascii_letters + string.digits + (RANDOM_SPECIAL if inputs.get("special", True) else "")
     result = "".join(secrets.choice(alphabet) for _ in range(int(inputs["length"])))
-    return f"none-{name}", {**inputs, "result": result}
+    return "none", {**inputs, "result": result}
 
 
 # ---- docker:index/container:Container (resource_docker_container_funcs.go) -------------------------
@@ -293,16 +250,16 @@ def wait_healthy(client: docker.DockerClient, container_id: str, timeout_s: floa
         time.sleep(HEALTH_POLL_S)
 
 
-def create_container(provider: DockerProvider, name: str, inputs: dict):
-    """Create, join the networks, upload each file, start, wait (funcs.go 43-674)."""
-    client = provider.client
+def create_container(client: docker.DockerClient, name: str, inputs: dict, timeout_s: float):
+    """Create, join the networks, upload each file, start, wait (funcs.go 43-674); the wait is
+    bounded by the resource's create timeout as well (the create's context deadline)."""
     container_id = client.api.create_container(**container_spec(client, inputs))["Id"]
     connect_networks(client.api, container_id, inputs.get("networksAdvanced") or [])
     for upload in inputs.get("uploads") or []:
         _copy_to_container(client.api, container_id, _upload_tar(upload))
     client.api.start(container_id)
     if inputs.get("wait"):
-        wait_healthy(client, container_id, float(inputs.get("waitTimeout") or DEFAULT_WAIT_TIMEOUT_S))
+        wait_healthy(client, container_id, min(float(inputs.get("waitTimeout") or DEFAULT_WAIT_TIMEOUT_S), timeout_s))
     attrs = client.api.inspect_container(container_id)
     return container_id, {**inputs, "id": container_id, "name": inputs["name"],
                           "networkDatas": [{"networkName": net, "ipAddress": data["IPAddress"]}
@@ -320,21 +277,22 @@ HANDLERS: dict[str, Callable] = {
 
 
 # ---- delete, in reverse creation order (what `pulumi destroy` asks of each provider) ---------------
-VOLUME_IN_USE_RETRY_S = 30   # volume and network delete retry for 30 s (StateChangeConf Timeout)
+# Volume and network deletes retry for 30 s, at least 5 s apart (StateChangeConf Timeout, MinTimeout).
+DELETE_RETRY_S, DELETE_RETRY_POLL_S = 30, 5
 
 
-def delete(client: docker.DockerClient, resource: Created) -> None:
+def delete(client: docker.DockerClient, type_token: str, resource_id: str) -> None:
     api = client.api
     try:
-        if resource.type == "docker:index/container:Container":
+        if type_token == "docker:index/container:Container":
             # ContainerStop with t = destroy_grace_seconds, 0 when unset (the container's
             # stop_timeout is not used), then ContainerRemove(v=1, force=1) (funcs.go 1079-1131).
-            api.stop(resource.id, timeout=0)
-            api.remove_container(resource.id, v=True, force=True)
-        elif resource.type == "docker:index/volume:Volume":
-            _retry(lambda: api.remove_volume(resource.id, force=True), "volume is in use")
-        elif resource.type == "docker:index/network:Network":
-            _retry(lambda: api.remove_network(resource.id), "has active endpoints")
+            api.stop(resource_id, timeout=0)
+            api.remove_container(resource_id, v=True, force=True)
+        elif type_token == "docker:index/volume:Volume":
+            _retry(lambda: api.remove_volume(resource_id, force=True), "volume is in use")
+        elif type_token == "docker:index/network:Network":
+            _retry(lambda: api.remove_network(resource_id), "has active endpoints")
         # RemoteImage keep_locally=True, the built Image (Delete is a no-op) and RandomPassword
         # leave nothing on the engine.
     except docker.errors.NotFound:
@@ -342,15 +300,11 @@ def delete(client: docker.DockerClient, resource: Created) -> None:
 
 
 def _retry(action: Callable, retry_on: str) -> None:
-    deadline = time.monotonic() + VOLUME_IN_USE_RETRY_S
+    deadline = time.monotonic() + DELETE_RETRY_S
     while True:
         try:
             return action()
         except docker.errors.APIError as error:
             if retry_on not in str(error) or time.monotonic() > deadline:
                 raise
-            time.sleep(1)
-
-
-def state_of(created: list[Created]) -> str:
-    return json.dumps([vars(c) for c in created])
+            time.sleep(DELETE_RETRY_POLL_S)

@@ -1,40 +1,42 @@
-"""The whole lab on the real Docker Engine, on a stack of its own.
+"""The whole lab through the real Pulumi CLI on the real Docker Engine, on a stack of its own.
 
-`up` runs the real __main__.py with tests/engine/docker_provider.py answering each registration,
-so every network, volume, image and container is made on the engine as the provider would make it;
-`destroy` removes them in reverse order, as `pulumi destroy` would. The test stack has its own
-name (so its own container, volume and network names) and host ports of its own, so it never
-touches a user's `dev` stack; a run first removes whatever a killed run of the same stack left.
+`up` is the Automation API's: a local workspace on this repository (its Pulumi.yaml, so the CLI
+applies the declared defaults and config rules), a file backend and PULUMI_HOME in a temporary
+folder, the passphrase secrets provider, and the CLI built by .ci/install-tools. Two parts stand in
+for what cannot be built here (README, "Tests"): the program runs inline (the Python language
+host's module is not served, so the Automation API's own in-process language server runs
+__main__.py), and the docker and random providers are tests/engine/provider_plugin.py, installed
+into that PULUMI_HOME with `pulumi plugin install --file` under the versions the SDKs ask for.
+
+The test stack has its own name (so its own container, volume and network names) and host ports
+of its own, so it never touches a user's `dev` stack; a run first removes whatever a killed run of
+the same stack left on the engine.
 """
 from __future__ import annotations
 
+import runpy
+import secrets
+import shutil
 import socket
-import time
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
+from pulumi import automation as auto
 
-from tests.engine import docker_provider
-from tests.unit import harness
+from tests.engine import provider_plugin
+from tests.integration.tools import pulumi_cli
 
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = "credit-lab"
 # The test stack: its own name and host ports (none of them a default of Pulumi.yaml).
 STACK = "itest"
 PORTS = {"postgresPort": 15432, "exporterPort": 19187, "prometheusPort": 19091, "grafanaPort": 13001}
-PREFIX = f"{harness.PROJECT}-{STACK}"
-
-
-@dataclass
-class Lab:
-    run: harness.Run
-    provider: docker_provider.DockerProvider
-
-    def output(self, name: str):
-        return self.run.outputs[name].value
-
-    def containers(self) -> dict[str, docker.models.containers.Container]:
-        """The stack's containers on the engine, by alias."""
-        client = self.provider.client
-        return {c.name[len(PREFIX) + 1:]: c for c in client.containers.list(all=True) if _is_ours(c.name)}
+PREFIX = f"{PROJECT}-{STACK}"
+STACK_FILE = REPO / f"Pulumi.{STACK}.yaml"
+NOTHING = {"containers": [], "volumes": [], "networks": []}
 
 
 def engine() -> docker.DockerClient:
@@ -58,8 +60,8 @@ def leftovers(client: docker.DockerClient) -> dict[str, list[str]]:
 
 
 def remove_leftovers(client: docker.DockerClient) -> None:
-    """Remove what an earlier, killed run of the test stack left (containers come back with their
-    restart policy whenever dockerd starts)."""
+    """Remove what an earlier, killed run of the test stack left (its containers come back with
+    their restart policy whenever dockerd starts), and its stack file."""
     for container in client.containers.list(all=True):
         if _is_ours(container.name):
             container.remove(force=True, v=True)
@@ -69,6 +71,7 @@ def remove_leftovers(client: docker.DockerClient) -> None:
     for network in client.networks.list():
         if _is_ours(network.name):
             network.remove()
+    STACK_FILE.unlink(missing_ok=True)
 
 
 def ports_in_use(bind_address: str = "127.0.0.1") -> list[int]:
@@ -83,27 +86,72 @@ def ports_in_use(bind_address: str = "127.0.0.1") -> list[int]:
     return busy
 
 
-def up(client: docker.DockerClient, config: dict[str, str] | None = None,
-       secret: dict[str, str] | None = None) -> Lab:
-    """The lab as `pulumi up` on the test stack would make it. Raises with the provider's error."""
+def _program() -> None:
+    """The inline program: the repository's own __main__.py, as the language host would run it."""
+    runpy.run_path(str(REPO / "__main__.py"), run_name="__main__")
+
+
+@dataclass
+class Lab:
+    stack: auto.Stack
+    outputs: dict[str, auto.OutputValue]
+    home: Path
+
+    def output(self, name: str):
+        return self.outputs[name].value
+
+    def resources(self, type_token: str) -> list[dict]:
+        """The stack's resources of one type, from the state the CLI wrote."""
+        deployment = self.stack.export_stack().deployment
+        return [r for r in deployment.get("resources", []) if r["type"] == type_token]
+
+    def containers(self) -> dict[str, docker.models.containers.Container]:
+        """The stack's containers on the engine, by name."""
+        client = engine()
+        return {c.name: c for c in client.containers.list(all=True) if _is_ours(c.name)}
+
+
+def workspace(home: Path) -> auto.LocalWorkspaceOptions:
+    """A local workspace on this repository, with its own PULUMI_HOME, backend and passphrase,
+    and the stand-in providers installed in that home."""
+    cli = pulumi_cli()
+    env = {
+        "PULUMI_HOME": str(home),
+        "PULUMI_BACKEND_URL": f"file://{home / 'state'}",
+        "PULUMI_CONFIG_PASSPHRASE": secrets.token_hex(16),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
+    (home / "state").mkdir(parents=True)
+    command = auto.PulumiCommand(root=str(cli.parent.parent))
+    for package in ("docker", "random"):
+        wrapper = home / f"pulumi-resource-{package}"
+        wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m tests.engine.provider_plugin "
+                           f"{package} \"$@\"\n")
+        wrapper.chmod(0o755)
+        command.run(["plugin", "install", "resource", package, provider_plugin.plugin_version(package),
+                     "--file", str(wrapper)], str(REPO), env)
+    return auto.LocalWorkspaceOptions(work_dir=str(REPO), pulumi_home=str(home), env_vars=env,
+                                      pulumi_command=command)
+
+
+def up(config: dict[str, str] | None = None, secret: dict[str, str] | None = None, log=None) -> Lab:
+    """`pulumi up` of the test stack; raises the CLI's error (with the provider's) on failure."""
     busy = ports_in_use()
     if busy:
         raise RuntimeError(f"host ports {busy} of the test stack are taken by another process or stack")
-    provider = docker_provider.DockerProvider(client)
-    try:
-        run = harness.run_program(config={**{k: str(v) for k, v in PORTS.items()}, **(config or {})},
-                                  secret=secret, stack=STACK, mocks=provider)
-    except Exception as error:
-        raise RuntimeError(f"up failed: {provider.errors or error}") from error
-    if provider.errors:
-        raise RuntimeError(f"up failed: {provider.errors}")
-    return Lab(run, provider)
+    home = Path(tempfile.mkdtemp(prefix="credit-lab-pulumi-"))
+    stack = auto.create_or_select_stack(STACK, project_name=PROJECT, program=_program, opts=workspace(home))
+    values = {key: auto.ConfigValue(str(value)) for key, value in {**PORTS, **(config or {})}.items()}
+    values.update({key: auto.ConfigValue(value, secret=True) for key, value in (secret or {}).items()})
+    stack.set_all_config(values)
+    result = stack.up(on_output=log or (lambda line: None), color="never")
+    return Lab(stack, result.outputs, home)
 
 
-def destroy(lab: Lab) -> float:
-    """Delete every resource in reverse creation order; returns the seconds it took."""
-    started = time.monotonic()
-    for resource in reversed(lab.provider.created):
-        docker_provider.delete(lab.provider.client, resource)
-    return time.monotonic() - started
-
+def destroy(lab: Lab, log=None) -> None:
+    """`pulumi destroy`, then the stack and its temporary home removed."""
+    lab.stack.destroy(on_output=log or (lambda line: None), color="never")
+    lab.stack.workspace.remove_stack(STACK)
+    STACK_FILE.unlink(missing_ok=True)
+    shutil.rmtree(lab.home, ignore_errors=True)

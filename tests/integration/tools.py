@@ -33,3 +33,18 @@ def workload_venv() -> Path:
     if not (WORKLOAD_VENV / "bin" / "python").exists():
         raise FileNotFoundError(f"{WORKLOAD_VENV} missing: run `bash .ci/install-tools` first")
     return WORKLOAD_VENV
+
+
+def pulumi_cli() -> Path:
+    """The Pulumi CLI at the version of the Python SDK (.ci/install-tools builds it into TOOLS, or
+    uses one already on PATH at that version)."""
+    import subprocess
+    from importlib import metadata
+    version = metadata.version("pulumi")
+    built = TOOLS / "pulumi" / f"v{version}" / "bin" / "pulumi"
+    if built.is_file():
+        return built
+    found = shutil.which("pulumi")
+    if found and subprocess.run([found, "version"], capture_output=True, text=True).stdout.strip() == f"v{version}":
+        return Path(found)
+    raise FileNotFoundError(f"no Pulumi CLI v{version} in {built.parent} or on PATH: run `bash .ci/install-tools`")

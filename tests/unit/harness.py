@@ -140,11 +140,9 @@ class Run:
 
 
 def run_program(config: dict[str, str] | None = None, secret: dict[str, str] | None = None,
-                stack: str = STACK, mocks: pulumi.runtime.Mocks | None = None) -> Run:
-    """Run __main__.py on stack `stack` with config `config` (plain) and `secret` (secret keys).
-    `mocks` answers each registration (LabMocks by default; tests/engine/docker_provider.py
-    creates the resources on the real Docker Engine instead)."""
-    mocks = mocks or LabMocks()
+                stack: str = STACK) -> Run:
+    """Run __main__.py on stack `stack` with config `config` (plain) and `secret` (secret keys)."""
+    mocks = LabMocks()
     monitor = RecordingMonitor(mocks)
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
