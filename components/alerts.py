@@ -28,14 +28,19 @@ class Alert:
 
     def substitutions(self) -> dict[str, str]:
         """What the Prometheus rule's placeholders become."""
-        threshold = str(int(self.threshold)) if float(self.threshold).is_integer() else repr(float(self.threshold))
-        return {"threshold": threshold, "for": duration(self.for_s), "range": duration(self.range_s)}
+        return {"threshold": number(self.threshold), "for": duration(self.for_s), "range": duration(self.range_s)}
 
     def datadog_window(self) -> str:
         """The monitor's evaluation window: the rule's `for` (or its range), at least Datadog's minimum."""
         seconds = max(self.for_s, self.range_s, DATADOG_MIN_WINDOW_S)
         minutes = -(-seconds // 60)
         return f"last_{minutes}m"
+
+
+def number(value: float) -> str:
+    """A threshold as rules and queries write it: whole numbers bare, others in the shortest form
+    that parses back to the same float (repr), so the number in a query equals the threshold."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def duration(seconds: int) -> str:

@@ -54,15 +54,20 @@ def _db_query(alert: alerts.Alert, env: str, stack: str) -> tuple[str, str, dict
         query = (f'"postgres.can_connect".over({_over(env, stack)}).last({runs + 1})'
                  '.by("db","host","port").count_by_status()')
         return "service check", query, {"critical": runs, "ok": 1}
+    # Held for the whole window, as the rule's `for` is: every point above (`min(...) >`) or
+    # every point below (`max(...) <`; Datadog's metric monitor docs: for a below condition max
+    # and min swap roles). `avg`/`sum` only where the rule itself averages or sums over a range.
+    # Per database (`by {db}`, the check's tag) where the rule is per datname.
+    db = f"{{{s}}} by {{db}}"
     queries = {
         "PostgresTooManyConnections": f"min({window}):max:postgresql.percent_usage_connections{{{s}}} > {t}",
         "PostgresLongRunningTransaction": f"min({window}):max:postgresql.activity.xact_start_age{{{s}}} > {t}",
-        "PostgresLockWaits": f"avg({window}):sum:postgresql.active_waiting_queries{{{s}}} > {t}",
-        "PostgresDeadlocks": f"sum({window}):sum:postgresql.deadlocks.count{{{s}}}.as_count() > {t}",
-        "PostgresHighRollbackRate": (f"min({window}):sum:postgresql.rollbacks{{{s}}} / "
-                                     f"(sum:postgresql.commits{{{s}}} + sum:postgresql.rollbacks{{{s}}}) > {t}"),
-        "PostgresLowCacheHitRatio": (f"min({window}):sum:postgresql.buffer_hit{{{s}}} / "
-                                     f"(sum:postgresql.buffer_hit{{{s}}} + sum:postgresql.disk_read{{{s}}}) < {t}"),
+        "PostgresLockWaits": f"avg({window}):sum:postgresql.active_waiting_queries{db} > {t}",
+        "PostgresDeadlocks": f"sum({window}):sum:postgresql.deadlocks.count{db}.as_count() > {t}",
+        "PostgresHighRollbackRate": (f"min({window}):sum:postgresql.rollbacks{db} / "
+                                     f"(sum:postgresql.commits{db} + sum:postgresql.rollbacks{db}) > {t}"),
+        "PostgresLowCacheHitRatio": (f"max({window}):sum:postgresql.buffer_hit{db} / "
+                                     f"(sum:postgresql.buffer_hit{db} + sum:postgresql.disk_read{db}) < {t}"),
     }
     if alert.name in queries:
         return "query alert", queries[alert.name], {"critical": alert.threshold}
@@ -70,12 +75,12 @@ def _db_query(alert: alerts.Alert, env: str, stack: str) -> tuple[str, str, dict
         # Datadog counts idle-in-transaction sessions (no age per state): one has been idle past the
         # threshold and then `for` when the count never dropped to 0 over threshold + for.
         minutes = -(-(int(alert.threshold) + alert.for_s) // 60)
-        query = f"min(last_{minutes}m):max:postgresql.transactions.idle_in_transaction{{{s}}} > 0"
+        query = f"min(last_{minutes}m):max:postgresql.transactions.idle_in_transaction{db} > 0"
         return "query alert", query, {"critical": 0}
     if alert.name == "PostgresTransactionIdWraparound":
         # Datadog reports the transactions left before wraparound, Prometheus the age: same line.
         left = alerts.XID_WRAPAROUND - int(alert.threshold)
-        query = f"max({window}):min:postgresql.before_xid_wraparound{{{s}}} < {left}"
+        query = f"max({window}):min:postgresql.before_xid_wraparound{db} < {left}"
         return "query alert", query, {"critical": left}
     if alert.name == "PostgresRestarted":
         # The check's server uptime in seconds (newer than some metadata.csv snapshots; the
@@ -104,9 +109,8 @@ def database_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
     return result
 
 
-def service_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
+def service_monitors(env: str, stack: str, app_host: str, slo: alerts.ServiceSlo = alerts.SERVICE_SLO) -> list[Monitor]:
     """p95 latency and error rate of each credit service's operations (APM trace metrics)."""
-    slo = alerts.SERVICE_SLO
     window = f"last_{slo.window_s // 60}m"
     result = []
     for key in workload_settings.SERVICES:
@@ -116,7 +120,7 @@ def service_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
         link = f"APM: {apm_url(app_host, env, service)}"
         result.append(Monitor(
             key=f"{service}-p95-latency", name=f"[credit-lab {stack}] {service} p95 latency", type="query alert",
-            query=f"percentile({window}):p95:{TRACE_METRIC}{{{s}}} > {slo.p95_latency_s:g}",
+            query=f"percentile({window}):p95:{TRACE_METRIC}{{{s}}} > {alerts.number(slo.p95_latency_s)}",
             message=_message(f"p95 of {service}'s operations is above {slo.p95_latency_s:g} s.",
                              "the lock-contention scenario (payments) or slow-query (scoring)",
                              "the slowest traces, then their SQL spans' DBM links", link),
@@ -124,7 +128,7 @@ def service_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
         result.append(Monitor(
             key=f"{service}-error-rate", name=f"[credit-lab {stack}] {service} error rate", type="query alert",
             query=(f"sum({window}):sum:{TRACE_METRIC}.errors{{{s}}}.as_count() / "
-                   f"sum:{TRACE_METRIC}.hits{{{s}}}.as_count() > {slo.error_rate:g}"),
+                   f"sum:{TRACE_METRIC}.hits{{{s}}}.as_count() > {alerts.number(slo.error_rate)}"),
             message=_message(f"More than {slo.error_rate:.0%} of {service}'s operations fail.",
                              "no scenario (every scenario's operations succeed): docker stop the postgres "
                              "container for longer than the services' 20 s retry window",

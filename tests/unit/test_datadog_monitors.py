@@ -220,3 +220,63 @@ def test_the_service_check_grammar(query, ok):
     else:
         with pytest.raises(ValueError):
             datadog_query.service_check_monitor(query)
+
+
+# ---- each monitor means what its Prometheus rule means (issue 19) --------------------------------
+PROMTOOL_TESTS = Path(__file__).resolve().parents[2] / "configs" / "prometheus" / "tests" / "postgres_test.yml"
+# Datadog's metric monitor docs: with an above condition `min` means every point in the window is
+# above the threshold, `max` at least one; for a below condition the two swap roles.
+HOLDS_FOR_THE_WINDOW = {">": "min", ">=": "min", "<": "max", "<=": "max"}
+# Where the rule itself aggregates a range, the monitor may aggregate the window the same way.
+RANGE_AGGREGATIONS = {"avg": "avg_over_time(", "sum": "increase("}
+
+
+def _rule_expressions() -> dict:
+    document = yaml.safe_load(prometheus.rule_files()["postgres.yml"])
+    return {r["alert"]: r["expr"] for g in document["groups"] for r in g["rules"] if "alert" in r}
+
+
+def _promtool_labels() -> dict:
+    """Alert name -> the labels promtool's own rule tests expect it to fire with (the real promtool
+    checks them in tests/integration/test_prometheus_rules.py): a datname label means per database."""
+    found = {}
+    for test in yaml.safe_load(PROMTOOL_TESTS.read_text())["tests"]:
+        for case in test.get("alert_rule_test", []):
+            for fired in case.get("exp_alerts") or []:
+                found.setdefault(case["alertname"], set()).update(set(fired["exp_labels"]) - {"severity"})
+    return found
+
+
+def _query_monitors(held_only: bool) -> list:
+    return [m for m in render.database_monitors("lab", STACK_TAG, "app.datadoghq.eu")
+            if m.type == "query alert" and (alerts.BY_NAME[m.key].for_s or not held_only)]
+
+
+@pytest.mark.parametrize("monitor", _query_monitors(held_only=True), ids=lambda m: m.key)
+def test_a_monitor_fires_only_when_its_condition_held_the_whole_window(monitor):
+    parsed = datadog_query.metric_monitor(monitor.query)
+    allowed = {HOLDS_FOR_THE_WINDOW[parsed["op"]]}
+    allowed |= {aggr for aggr, form in RANGE_AGGREGATIONS.items() if form in _rule_expressions()[monitor.key]}
+    assert parsed["time"] in allowed, (
+        f"{monitor.key}: {parsed['time']}(...) {parsed['op']} fires before the rule's `for` has held "
+        f"(allowed: {sorted(allowed)}): {monitor.query}")
+
+
+@pytest.mark.parametrize("monitor", _query_monitors(held_only=False), ids=lambda m: m.key)
+def test_a_monitor_is_per_database_exactly_where_its_rule_is(monitor):
+    per_database = "datname" in _promtool_labels()[monitor.key]
+    for term in datadog_query.metric_monitor(monitor.query)["terms"]:
+        keys = set(re.findall(r"[a-z][a-z0-9_.]*", (term["by"] or "").replace(" by ", "", 1)))
+        assert (keys == {"db"}) == per_database and keys <= {"db"}, (
+            f"{monitor.key}: {term['metric']} grouped by {sorted(keys)}, the rule "
+            f"{'per database' if per_database else 'per server'}: {monitor.query}")
+
+
+def test_the_query_number_is_the_threshold_at_any_precision():
+    """The API rejects a monitor whose query number differs from its critical threshold."""
+    precise = alerts.ServiceSlo(p95_latency_s=1.2345678, error_rate=0.012345678)
+    monitors = render.service_monitors("lab", STACK_TAG, "app.datadoghq.eu", slo=precise)
+    assert monitors
+    for monitor in monitors:
+        assert datadog_query.metric_monitor(monitor.query)["threshold"] == monitor.thresholds["critical"], \
+            monitor.query
