@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_datadog as datadog
 
+from components import alerts
 from components.render import datadog_monitors as render
 
 
@@ -72,5 +73,6 @@ def absolute_url(app_host: str, url: str | None) -> str:
 
 
 def _thresholds(values: dict) -> dict:
-    """monitor_thresholds as strings, the form the provider stores (no float noise in diffs)."""
-    return {key: f"{value:g}" if isinstance(value, float) else str(value) for key, value in values.items()}
+    """monitor_thresholds as strings, the form the provider stores, written as the query writes
+    them (alerts.number): the API rejects a critical threshold that differs from the query's number."""
+    return {key: alerts.number(value) for key, value in values.items()}

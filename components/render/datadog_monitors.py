@@ -109,8 +109,9 @@ def database_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
     return result
 
 
-def service_monitors(env: str, stack: str, app_host: str, slo: alerts.ServiceSlo = alerts.SERVICE_SLO) -> list[Monitor]:
+def service_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
     """p95 latency and error rate of each credit service's operations (APM trace metrics)."""
+    slo = alerts.SERVICE_SLO
     window = f"last_{slo.window_s // 60}m"
     result = []
     for key in workload_settings.SERVICES:

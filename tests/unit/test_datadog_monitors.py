@@ -272,11 +272,15 @@ def test_a_monitor_is_per_database_exactly_where_its_rule_is(monitor):
             f"{'per database' if per_database else 'per server'}: {monitor.query}")
 
 
-def test_the_query_number_is_the_threshold_at_any_precision():
-    """The API rejects a monitor whose query number differs from its critical threshold."""
-    precise = alerts.ServiceSlo(p95_latency_s=1.2345678, error_rate=0.012345678)
-    monitors = render.service_monitors("lab", STACK_TAG, "app.datadoghq.eu", slo=precise)
-    assert monitors
-    for monitor in monitors:
-        assert datadog_query.metric_monitor(monitor.query)["threshold"] == monitor.thresholds["critical"], \
-            monitor.query
+def test_the_query_number_is_the_threshold_at_any_precision(monkeypatch):
+    """The API rejects a monitor whose query number differs from its critical threshold: both are
+    written from one number, whatever its digits (`:g` kept six)."""
+    monkeypatch.setattr(alerts, "SERVICE_SLO", alerts.ServiceSlo(p95_latency_s=1.2345678, error_rate=0.012345678))
+    run = harness.run_program(config={"ddSite": "datadoghq.eu"}, secret={"ddApiKey": API_KEY, "ddAppKey": APP_KEY})
+    checked = 0
+    for monitor in _monitors(run).values():
+        if monitor.inputs["type"] == "query alert":
+            number = datadog_query.metric_monitor(monitor.inputs["query"])["threshold"]
+            assert number == float(monitor.inputs["monitorThresholds"]["critical"]), monitor.urn
+            checked += 1
+    assert checked >= 10
