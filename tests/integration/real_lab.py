@@ -135,16 +135,39 @@ def workspace(home: Path) -> auto.LocalWorkspaceOptions:
                                       pulumi_command=command)
 
 
+def _stack(name: str, config: dict[str, str] | None, secret: dict[str, str] | None) -> tuple[auto.Stack, Path]:
+    home = Path(tempfile.mkdtemp(prefix="credit-lab-pulumi-"))
+    stack = auto.create_or_select_stack(name, project_name=PROJECT, program=_program, opts=workspace(home))
+    values = {key: auto.ConfigValue(str(value)) for key, value in {**PORTS, **(config or {})}.items()}
+    values.update({key: auto.ConfigValue(value, secret=True) for key, value in (secret or {}).items()})
+    stack.set_all_config(values)
+    return stack, home
+
+
+def preview_error(config: dict[str, str]) -> tuple[str, int]:
+    """`pulumi preview` of a throwaway stack with `config`: (the CLI's output, resources in the
+    stack's state afterwards). Raises when the preview succeeds."""
+    name = f"{STACK}-bad"
+    stack, home = _stack(name, config, None)
+    try:
+        stack.preview(color="never")
+    except auto.CommandError as error:
+        resources = len(stack.export_stack().deployment.get("resources") or [])
+        return str(error), resources
+    else:
+        raise AssertionError(f"pulumi preview accepted {config}")
+    finally:
+        stack.workspace.remove_stack(name)
+        (REPO / f"Pulumi.{name}.yaml").unlink(missing_ok=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def up(config: dict[str, str] | None = None, secret: dict[str, str] | None = None, log=None) -> Lab:
     """`pulumi up` of the test stack; raises the CLI's error (with the provider's) on failure."""
     busy = ports_in_use()
     if busy:
         raise RuntimeError(f"host ports {busy} of the test stack are taken by another process or stack")
-    home = Path(tempfile.mkdtemp(prefix="credit-lab-pulumi-"))
-    stack = auto.create_or_select_stack(STACK, project_name=PROJECT, program=_program, opts=workspace(home))
-    values = {key: auto.ConfigValue(str(value)) for key, value in {**PORTS, **(config or {})}.items()}
-    values.update({key: auto.ConfigValue(value, secret=True) for key, value in (secret or {}).items()})
-    stack.set_all_config(values)
+    stack, home = _stack(STACK, config, secret)
     result = stack.up(on_output=log or (lambda line: None), color="never")
     return Lab(stack, result.outputs, home)
 
