@@ -10,11 +10,13 @@ leaves nothing of the stack but its images.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import urllib.request
 
 import psycopg2
 import pytest
+from pulumi import automation as auto
 
 from components import topology
 from components.render import grafana as grafana_render
@@ -135,6 +137,43 @@ def test_no_secret_is_in_the_state_in_clear(lab):
     for name, secret in {"postgres password": password, "Grafana admin password": lab.output("grafanaAdminPassword"),
                          "postgresDsn": lab.output("postgresDsn")}.items():
         assert len(secret) >= 16 and secret not in state, f"the {name} is in the state file in clear"
+
+
+def _seeded_and_total(dsn: str, seed: int) -> tuple[int, int]:
+    with psycopg2.connect(dsn, connect_timeout=10) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FILTER (WHERE id <= %s), count(*) FROM customers", (seed,))
+        return cursor.fetchone()
+
+
+def test_new_passwords_keep_every_row_and_work_everywhere(lab, client):
+    """Issue 18, item 3: new passwords for the superuser, the workload's and the exporter's roles
+    replace the containers, keep the data volume and every row, and reach every client, the roles
+    re-applied by the database container's own start path."""
+    database = lab.containers()[f"{real_lab.PREFIX}-{topology.POSTGRES_ALIAS}"]
+    seed = int(dict(e.split("=", 1) for e in database.attrs["Config"]["Env"])[topology.SEED_CUSTOMERS_ENV])
+    old_dsn = lab.output("postgresDsn")
+    _, before = _seeded_and_total(old_dsn, seed)
+    volume_created = client.volumes.get(f"{real_lab.PREFIX}-pgdata").attrs["CreatedAt"]
+    new = {key: secrets.token_hex(12) for key in ("postgresPassword", "workloadPassword", "exporterPassword")}
+    lab.stack.set_all_config({key: auto.ConfigValue(value, secret=True) for key, value in new.items()})
+    lab.outputs = lab.stack.up(color="never").outputs
+
+    dsn = lab.output("postgresDsn")
+    assert f":{new['postgresPassword']}@" in dsn
+    seeded, after = _seeded_and_total(dsn, seed)
+    assert (seeded, after >= before) == (seed, True), f"rows lost: {seeded}/{seed} seeded, {after} < {before}"
+    assert client.volumes.get(f"{real_lab.PREFIX}-pgdata").attrs["CreatedAt"] == volume_created
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(old_dsn, connect_timeout=10).close()
+    _wait_for("the exporter connects with its new password",
+              lambda: b"\npg_up 1\n" in _get(lab.output("exporterUrl"))[1], deadline_s=30)
+    workload = lab.containers()[f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"]
+    health = workload.attrs["Config"]["Healthcheck"]
+
+    def workload_healthy():
+        workload.reload()
+        return workload.attrs["State"]["Health"]["Status"] == "healthy"
+    _wait_for("the workload healthy with its new password", workload_healthy, _health_deadline_s(health))
 
 
 def test_destroy_leaves_nothing_of_the_stack_but_its_images(lab, client):

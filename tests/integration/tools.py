@@ -36,8 +36,8 @@ def workload_venv() -> Path:
 
 
 def pulumi_cli() -> Path:
-    """The Pulumi CLI at the version of the Python SDK (.ci/install-tools builds it into TOOLS, or
-    uses one already on PATH at that version)."""
+    """The Pulumi CLI: the one .ci/install-tools built at the Python SDK's version, else one on
+    PATH of that version or newer (3.x), as install-tools accepts it."""
     import subprocess
     from importlib import metadata
     version = metadata.version("pulumi")
@@ -45,6 +45,10 @@ def pulumi_cli() -> Path:
     if built.is_file():
         return built
     found = shutil.which("pulumi")
-    if found and subprocess.run([found, "version"], capture_output=True, text=True).stdout.strip() == f"v{version}":
-        return Path(found)
-    raise FileNotFoundError(f"no Pulumi CLI v{version} in {built.parent} or on PATH: run `bash .ci/install-tools`")
+    if found:
+        have = subprocess.run([found, "version"], capture_output=True, text=True).stdout.strip().lstrip("v")
+        as_tuple = lambda text: tuple(int(part) for part in text.split(".")[:3] if part.isdigit())  # noqa: E731
+        if have.startswith("3.") and as_tuple(have) >= as_tuple(version):
+            return Path(found)
+    raise FileNotFoundError(f"no Pulumi CLI v{version} or newer in {built.parent} or on PATH: "
+                            "run `bash .ci/install-tools`")
