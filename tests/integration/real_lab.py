@@ -20,10 +20,12 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+import psycopg2
 from pulumi import automation as auto
 
 from tests.engine import provider_plugin
@@ -178,3 +180,48 @@ def destroy(lab: Lab, log=None) -> None:
     lab.stack.workspace.remove_stack(STACK)
     STACK_FILE.unlink(missing_ok=True)
     shutil.rmtree(lab.home, ignore_errors=True)
+
+
+# ---- waiting on the engine, with deadlines from what is waited for ---------------------------------
+NS = 1e-9
+
+
+def health_deadline_s(health: dict) -> float:
+    """How long Docker may take to call a container healthy: its start period, then `retries`
+    failing probes of `interval` + `timeout` each, plus the first successful one."""
+    return (health.get("StartPeriod", 0) + (health.get("Retries", 3) + 1)
+            * (health.get("Interval", 30e9) + health.get("Timeout", 30e9))) * NS
+
+
+# What a service that is not ready yet answers with; anything else (an AssertionError) fails at once.
+NOT_YET = (OSError, psycopg2.OperationalError, ValueError, KeyError)
+
+
+def wait_for(what: str, check, deadline_s: float, poll_s: float = 0.5):
+    """check() until it returns a true value (returned); a refused or empty answer counts as 'not yet'."""
+    deadline, last = time.monotonic() + deadline_s, None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except NOT_YET as error:
+            last = error
+        time.sleep(poll_s)
+    raise AssertionError(f"{what}: not within {deadline_s:.0f} s (last error: {last!r})")
+
+
+def wait_healthy(name: str, container) -> None:
+    """Docker reports `container` healthy within what its healthcheck allows; stopping or
+    restarting on the way fails at once."""
+    container.reload()
+    health = container.attrs["Config"].get("Healthcheck")
+    assert health and health.get("Test"), f"{name}: no healthcheck, from the program or its image"
+
+    def healthy():
+        container.reload()
+        state = container.attrs["State"]
+        assert state["Running"] and not state["Restarting"], f"{name} is not running: {state}"
+        return state["Health"]["Status"] == "healthy"
+    wait_for(f"{name} healthy", healthy, health_deadline_s(health))
+    assert container.attrs["RestartCount"] == 0, f"{name} restarted {container.attrs['RestartCount']} times"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import urllib.request
 
 import psycopg2
@@ -21,9 +20,6 @@ from pulumi import automation as auto
 from components import topology
 from components.render import grafana as grafana_render
 from tests.integration import real_lab
-
-NS = 1e-9
-
 
 @pytest.fixture(scope="module")
 def client():
@@ -39,30 +35,9 @@ def lab(client):
         real_lab.destroy(lab)
 
 
-def _health_deadline_s(health: dict) -> float:
-    """How long Docker may take to call a container healthy: its start period, then `retries`
-    failing probes of `interval` + `timeout` each, plus the first successful one."""
-    return (health.get("StartPeriod", 0) + (health.get("Retries", 3) + 1)
-            * (health.get("Interval", 30e9) + health.get("Timeout", 30e9))) * NS
-
-
 def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
     with urllib.request.urlopen(url, timeout=timeout) as reply:
         return reply.status, reply.read()
-
-
-def _wait_for(what: str, check, deadline_s: float, poll_s: float = 0.5):
-    """check() until it returns a true value (returned); its exceptions count as 'not yet'."""
-    deadline, last = time.monotonic() + deadline_s, None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as error:   # noqa: BLE001 - not yet
-            last = error
-        time.sleep(poll_s)
-    raise AssertionError(f"{what}: not within {deadline_s:.0f} s (last error: {last!r})")
 
 
 def test_every_declared_container_runs_and_is_healthy(lab):
@@ -70,17 +45,7 @@ def test_every_declared_container_runs_and_is_healthy(lab):
     running = lab.containers()
     assert set(running) == declared, f"declared {sorted(declared)}, on the engine {sorted(running)}"
     for name, container in running.items():
-        container.reload()
-        health = container.attrs["Config"].get("Healthcheck")
-        assert health and health.get("Test"), f"{name}: no healthcheck, from the program or its image"
-
-        def healthy():
-            container.reload()
-            state = container.attrs["State"]
-            assert state["Running"] and not state["Restarting"], f"{name} is not running: {state}"
-            return state["Health"]["Status"] == "healthy"
-        _wait_for(f"{name} healthy", healthy, _health_deadline_s(health))
-        assert container.attrs["RestartCount"] == 0, f"{name} restarted {container.attrs['RestartCount']} times"
+        real_lab.wait_healthy(name, container)
 
 
 def test_the_published_urls_answer_from_the_host(lab):
@@ -92,7 +57,7 @@ def test_the_published_urls_answer_from_the_host(lab):
     def exporter_target_up():
         targets = json.loads(_get(f"{prometheus}/api/v1/targets")[1])["data"]["activeTargets"]
         return [t for t in targets if t["labels"]["job"] != "prometheus" and t["health"] == "up"]
-    _wait_for("Prometheus scrapes the exporter", exporter_target_up,
+    real_lab.wait_for("Prometheus scrapes the exporter", exporter_target_up,
               deadline_s=3 * 10 + 10)   # three scrape intervals of the default 10s, and a margin
 
     grafana = lab.output("grafanaUrl")
@@ -100,7 +65,7 @@ def test_the_published_urls_answer_from_the_host(lab):
     assert status == 200 and json.loads(body)["database"] == "ok"
     # Grafana's datasource reaches Prometheus by its alias on the lab network, and the series are there.
     query = f"{grafana}/api/datasources/proxy/uid/{grafana_render.DATASOURCE_UID}/api/v1/query?query=pg_up"
-    result = _wait_for("pg_up through Grafana's datasource",
+    result = real_lab.wait_for("pg_up through Grafana's datasource",
                        lambda: json.loads(_get(query)[1])["data"]["result"], deadline_s=40)
     assert [sample["value"][1] for sample in result] == ["1"]
 
@@ -172,15 +137,10 @@ def test_new_passwords_keep_every_row_and_work_everywhere(lab):
         f"rows lost: {seeded} of {seed} seeded, {len(added - added_after)} of the workload's {len(added)} gone"
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(old_dsn, connect_timeout=10).close()
-    _wait_for("the exporter connects with its new password",
+    real_lab.wait_for("the exporter connects with its new password",
               lambda: b"\npg_up 1\n" in _get(lab.output("exporterUrl"))[1], deadline_s=30)
-    workload = lab.containers()[f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"]
-    health = workload.attrs["Config"]["Healthcheck"]
-
-    def workload_healthy():
-        workload.reload()
-        return workload.attrs["State"]["Health"]["Status"] == "healthy"
-    _wait_for("the workload healthy with its new password", workload_healthy, _health_deadline_s(health))
+    name = f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"
+    real_lab.wait_healthy(name, lab.containers()[name])
 
 
 def test_destroy_leaves_nothing_of_the_stack_but_its_images(lab, client):
@@ -190,3 +150,17 @@ def test_destroy_leaves_nothing_of_the_stack_but_its_images(lab, client):
     assert real_lab.leftovers(client) == real_lab.NOTHING
     for reference in images:   # keep_locally: the next `up` does not pull again
         client.images.get(reference)
+
+
+def test_up_after_destroy_brings_the_lab_back(client):
+    """Issue 18, item 8: after `destroy`, a new `up` of the same stack works (the images kept)."""
+    assert real_lab.leftovers(client) == real_lab.NOTHING
+    lab = real_lab.up()
+    try:
+        containers = lab.containers()
+        assert len(containers) == len(lab.resources("docker:index/container:Container"))
+        for name, container in containers.items():
+            real_lab.wait_healthy(name, container)
+    finally:
+        real_lab.destroy(lab)
+    assert real_lab.leftovers(client) == real_lab.NOTHING
