@@ -14,6 +14,7 @@ the same stack left on the engine.
 """
 from __future__ import annotations
 
+import contextlib
 import runpy
 import secrets
 import shutil
@@ -172,6 +173,20 @@ def up(config: dict[str, str] | None = None, secret: dict[str, str] | None = Non
     stack, home = _stack(STACK, config, secret)
     result = stack.up(on_output=log or (lambda line: None), color="never")
     return Lab(stack, result.outputs, home)
+
+
+@contextlib.contextmanager
+def running(config: dict[str, str] | None = None, secret: dict[str, str] | None = None):
+    """The test stack up for a block (what a killed run left removed first), destroyed after it
+    unless the block destroyed it already."""
+    client = engine()
+    remove_leftovers(client)
+    lab = up(config, secret)
+    try:
+        yield lab
+    finally:
+        if leftovers(client) != NOTHING:
+            destroy(lab)
 
 
 def destroy(lab: Lab, log=None) -> None:

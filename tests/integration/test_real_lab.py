@@ -27,12 +27,9 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def lab(client):
-    real_lab.remove_leftovers(client)
-    lab = real_lab.up()
-    yield lab
-    if real_lab.leftovers(client) != real_lab.NOTHING:      # the destroy test did not run or failed
-        real_lab.destroy(lab)
+def lab():
+    with real_lab.running() as lab:
+        yield lab
 
 
 def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:

@@ -32,16 +32,9 @@ TRACE_DEADLINE_S = 30
 
 
 @pytest.fixture(scope="module")
-def client():
-    return real_lab.engine()
-
-
-@pytest.fixture(scope="module")
-def lab(client):
-    real_lab.remove_leftovers(client)
-    lab = real_lab.up(secret={"ddApiKey": API_KEY})
-    yield lab
-    real_lab.destroy(lab)
+def lab():
+    with real_lab.running(secret={"ddApiKey": API_KEY}) as lab:
+        yield lab
 
 
 def _intake(lab, query: str = "") -> list:
