@@ -178,8 +178,6 @@ def container_spec(client: docker.DockerClient, inputs: dict) -> dict:
     ports = inputs.get("ports") or []
     for port in ports:
         _check_inputs("Container.ports", port, {"internal", "external", "ip", "protocol"})
-    # Numbers arrive as the protocol's doubles; the provider's schema types them as integers.
-    ports = [{**p, "internal": int(p["internal"]), "external": int(p["external"])} for p in ports]
     volumes = inputs.get("volumes") or []
     host_config = api.create_host_config(
         port_bindings={f"{p['internal']}/{p.get('protocol', 'tcp')}": (p.get("ip", "0.0.0.0"), p["external"])

@@ -30,10 +30,11 @@ import psycopg2
 from pulumi import automation as auto
 
 from tests.engine import provider_plugin
+from tests.unit import harness
 from tests.integration.tools import pulumi_cli
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT = "credit-lab"
+PROJECT = harness.PROJECT
 # The test stack: its own name and host ports (none of them a default of Pulumi.yaml).
 STACK = "itest"
 PORTS = {"postgresPort": 15432, "exporterPort": 19187, "prometheusPort": 19091, "grafanaPort": 13001}
