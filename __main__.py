@@ -6,7 +6,7 @@ from pulumi import ResourceOptions
 
 from components import settings as lab_settings, topology
 from components.credentials import Credentials, CredentialsArgs
-from components.datadog_agent import DatadogAgent, DatadogAgentArgs
+from components.datadog_agent import DatadogAgent, DatadogAgentArgs, agent_hostname
 from components.datadog_monitors import DatadogMonitors, DatadogMonitorsArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.network import Network, NetworkArgs
@@ -77,6 +77,7 @@ if agent:
 if settings.datadog_monitors_enabled:
     monitors = DatadogMonitors("datadog-monitors", DatadogMonitorsArgs(
         api_key=settings.secrets.dd_api_key, app_key=settings.secrets.dd_app_key, site=settings.dd_site,
-        app_host=settings.dd_app_host, env=settings.dd_env, stack=datadog_render.stack_tag(prefix)))
+        app_host=settings.dd_app_host, env=settings.dd_env, stack=datadog_render.stack_tag(prefix),
+        agent_host=agent_hostname(prefix)))
     pulumi.export("datadogDashboardUrl", monitors.dashboard_url)
     pulumi.export("datadogMonitorIds", monitors.monitor_ids)

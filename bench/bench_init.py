@@ -6,7 +6,6 @@ with CREDIT_SEED_CUSTOMERS at its default unless --customers says otherwise.
 """
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,28 +47,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=lab_settings.declarations()["seedCustomers"]["default"])
     customers = parser.parse_args().customers
-    with tempfile.TemporaryDirectory(prefix="bench-init-") as tmp:
-        server = LabPostgres(Path(tmp), seed_customers=customers)
-        try:
-            started = time.monotonic()
-            server.start()
-            first_start = time.monotonic() - started
-            scripts = dict(server.script_seconds)
-            started = time.monotonic()
-            server.restart()
-            restart = time.monotonic() - started
-            with server.connect(topology.SUPERUSER) as conn, conn.cursor() as cur:
-                cur.execute("SELECT pg_database_size(current_database())")
-                db_size = cur.fetchone()[0]
-                cur.execute("SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid),"
-                            " pg_indexes_size(c.oid) FROM pg_class c"
-                            " WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'"
-                            " ORDER BY pg_total_relation_size(c.oid) DESC")
-                tables = cur.fetchall()
-            gap_ms = {name: _timed(server, sql) for name, sql in GAP_QUERIES.items()}
-            log = server.log_text()
-        finally:
-            server.destroy()
+    server = LabPostgres(seed_customers=customers)
+    try:
+        started = time.monotonic()
+        server.start()
+        first_start = time.monotonic() - started
+        scripts = dict(server.script_seconds)
+        started = time.monotonic()
+        server.restart()
+        restart = time.monotonic() - started
+        with server.connect(topology.SUPERUSER) as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_database_size(current_database())")
+            db_size = cur.fetchone()[0]
+            cur.execute("SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid),"
+                        " pg_indexes_size(c.oid) FROM pg_class c"
+                        " WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'"
+                        " ORDER BY pg_total_relation_size(c.oid) DESC")
+            tables = cur.fetchall()
+        gap_ms = {name: _timed(server, sql) for name, sql in GAP_QUERIES.items()}
+        log = server.log_text()
+    finally:
+        server.destroy()
     print(f"customers={customers}")
     print(f"first start (initdb + scripts + server up): {first_start:.1f} s")
     for name, seconds in scripts.items():

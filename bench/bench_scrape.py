@@ -9,7 +9,6 @@ Also reports Prometheus's own view (scrape_duration_seconds) over the same run.
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -46,17 +45,16 @@ def main():
     parser.add_argument("--warmup", type=float, default=20, help="seconds of load before measuring")
     args = parser.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="bench-scrape-"))
-    pg = LabPostgres(base, seed_customers=args.seed_customers)
+    pg = LabPostgres(seed_customers=args.seed_customers)
     pg.start()
-    exp = Exporter(base / "exporter", pg)
-    load = Workload(base / "workload", pg, rate=args.rate)
+    exp = Exporter(pg)
+    load = Workload(pg, rate=args.rate)
     prom = None
     try:
         exp.start()
         load.start()
         # Prometheus scrapes the same exporter every 10s (the lab default) to compare its view.
-        prom = Prometheus(base / "prometheus", pg, "10s").start()
+        prom = Prometheus(pg, "10s").start()
         time.sleep(args.warmup)
         durations, counts, collector = [], [], {}
         for _ in range(args.scrapes):

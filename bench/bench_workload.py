@@ -177,7 +177,7 @@ def statement_calls(pg) -> int:
 def run_workload(pg, tmp, name, seconds, traced=False, **env_over) -> dict:
     """The workload container (traced: the stack has a Datadog key, the test agent answers)."""
     env = workload_env(WORKLOAD_THREADS=THREADS, WORKLOAD_REPORT_INTERVAL=2, **env_over)
-    run = WorkloadRun(Path(tmp), pg, env, name=name, traced=traced).start()
+    run = WorkloadRun(pg, env, traced=traced).start()
     # Measured between two reports after every service has reported once: start-up (imports,
     # ddtrace's own set-up, connecting) is not per-operation cost.
     run.wait_reports(per_service=2, services=len(settings.SERVICES), timeout=60)
@@ -256,7 +256,7 @@ def run_pgbench(pg, tmp, seconds, mix: dict) -> dict:
 def pacing(pg, tmp, rate, seconds) -> dict:
     threads = 2 if rate <= 100 else 6
     env = workload_env(WORKLOAD_RATE=rate, WORKLOAD_THREADS=threads, WORKLOAD_REPORT_INTERVAL=2)
-    run = WorkloadRun(Path(tmp), pg, env, name=f"pacing-{rate}", traced=True).start()
+    run = WorkloadRun(pg, env, traced=True).start()
     run.wait_reports(per_service=2, services=len(settings.SERVICES), timeout=60)
     time.sleep(seconds)
     run.stop()
@@ -281,8 +281,8 @@ def main() -> None:
     args = parser.parse_args()
     s = args.seconds
     with tempfile.TemporaryDirectory(prefix="bench-workload-") as tmp:
-        pg = LabPostgres(Path(tmp) / "pg", seed_customers=args.customers)
-        agent = TestAgent(Path(tmp), pg.network)
+        pg = LabPostgres(seed_customers=args.customers)
+        agent = TestAgent(pg.network)
         try:
             pg.start()
             agent.start()

@@ -163,8 +163,8 @@ def main() -> None:
     keys = [k.strip() for k in args.services.split(",") if k.strip()]
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp_name:
         tmp = Path(tmp_name)
-        pg = LabPostgres(tmp / "pg", seed_customers=args.customers)
-        agent = TestAgent(tmp, pg.network)
+        pg = LabPostgres(seed_customers=args.customers)
+        agent = TestAgent(pg.network)
         try:
             pg.start()
             agent.start()

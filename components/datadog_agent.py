@@ -56,7 +56,7 @@ class DatadogAgent(pulumi.ComponentResource):
                                    opts=pulumi.ResourceOptions(parent=self))
         container = dc.lab_container(
             self, name, args, topology.AGENT_ALIAS, image.image_id, opts,
-            envs=dc.env_list(render.agent_env(args.site, args.env, dc.dns_label(args.prefix)),
+            envs=dc.env_list(render.agent_env(args.site, args.env, agent_hostname(args.prefix)),
                              {render.API_KEY_ENV: args.api_key,
                               render.POSTGRES_PASSWORD_ENV: args.datadog_password}),
             labels=dc.labels({render.CHECKS_LABEL: dc.rendered(
@@ -74,3 +74,9 @@ class DatadogAgent(pulumi.ComponentResource):
         self.host = pulumi.Output.from_input(topology.AGENT_ALIAS)
         self.container_name = container.name
         self.register_outputs({"host": self.host, "containerName": self.container_name})
+
+
+def agent_hostname(prefix: str) -> str:
+    """The Agent's host name (DD_HOSTNAME) for a stack's name prefix: what its own service checks
+    carry as `host:` (the check-status monitor's scope)."""
+    return dc.dns_label(prefix)

@@ -29,6 +29,8 @@ class DatadogMonitorsArgs:
     """The lab's env tag: every query is scoped to it."""
     stack: str
     """The stack tag (project-stack) the Agent's check puts on the database's metrics."""
+    agent_host: str
+    """The Agent's host name (DD_HOSTNAME): the host its own service checks report."""
 
 
 class DatadogMonitors(pulumi.ComponentResource):
@@ -45,7 +47,7 @@ class DatadogMonitors(pulumi.ComponentResource):
                                     opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         ids = {}
-        for spec in render.monitors(args.env, args.stack, args.app_host):
+        for spec in render.monitors(args.env, args.stack, args.app_host, args.agent_host):
             monitor = datadog.Monitor(
                 f"{name}-{spec.key}", name=spec.name, type=spec.type, query=spec.query, message=spec.message,
                 monitor_thresholds=datadog.MonitorMonitorThresholdsArgs(**_thresholds(spec.thresholds)),

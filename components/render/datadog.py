@@ -52,6 +52,12 @@ def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
         # collection; this is the Agent's default since 7.33, set so it is visible).
         "DD_LOGS_CONFIG_DOCKER_CONTAINER_USE_FILE": "true",
         "DD_PROCESS_AGENT_ENABLED": "false",
+        # The Agent's own service check of every check run, CRITICAL when the run raises (datadog-agent
+        # pkg/collector/runner worker.go; off by default since 7.47, release notes): the only signal
+        # when the postgres check cannot even initialize because the database is down as the Agent
+        # starts (its connection is validated in check_initializations, before any
+        # postgres.can_connect is sent: integrations-core postgres.py, validate.py).
+        "DD_INTEGRATION_CHECK_STATUS_ENABLED": "true",
     }
 
 

@@ -9,6 +9,7 @@ distribution trace.<SPAN_NAME> for percentiles, tagged env, service, resource).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -94,8 +95,13 @@ def _message(alert_text: str, scenario: str, look_at: str, links: str) -> str:
             f"Look at: {look_at}.\n{links}")
 
 
-def database_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
-    """One monitor per Prometheus alert that Datadog has the signal for."""
+CHECK_STATUS = "datadog.agent.check_status"
+CHECK_FAILING_KEY = "PostgresDown-check-failing"
+
+
+def database_monitors(env: str, stack: str, app_host: str, agent_host: str) -> list[Monitor]:
+    """One monitor per Prometheus alert that Datadog has the signal for, and PostgresDown's second
+    half: the Agent's postgres check failing (`agent_host` is the Agent's DD_HOSTNAME)."""
     tags = (f"env:{env}", f"stack:{stack}", LAB_TAG)
     result = []
     for alert in alerts.ALERTS:
@@ -106,7 +112,30 @@ def database_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
                            alert.scenario, alert.look_at, f"DBM: {agent_render.dbm_url(app_host, env)}")
         result.append(Monitor(key=alert.name, name=f"[credit-lab {stack}] {alert.name}", type=kind, query=query,
                               message=message, thresholds=thresholds, tags=(*tags, f"alert:{alert.name}")))
+        if alert.name == "PostgresDown":
+            result.append(_check_failing(alert, stack, app_host, agent_host, tags))
     return result
+
+
+def _check_failing(down: alerts.Alert, stack: str, app_host: str, agent_host: str, tags: tuple) -> Monitor:
+    """PostgresDown when the Agent starts while the database is down: the check's connection is
+    validated in its check_initializations, which raise before check() runs, so no
+    postgres.can_connect is ever sent (integrations-core postgres/postgres.py, validate.py;
+    datadog_checks_base AgentCheck.run). The Agent's own check-status service check is CRITICAL on
+    every such run (render/datadog.py enables it). Also CRITICAL whenever the check raises for
+    another reason, which the message says."""
+    runs = max(1, down.for_s // alerts.CHECK_INTERVAL_S)
+    query = (f'"{CHECK_STATUS}".over("check:postgres","host:{agent_host}").last({runs + 1})'
+             '.by("host","check").count_by_status()')
+    message = _message(
+        f"The Agent's postgres check failed {runs} runs in a row: PostgreSQL is down or unreachable (also when it "
+        "was already down as the Agent started, when PostgresDown's postgres.can_connect is never sent), or the "
+        "check's configuration or the datadog role is broken (the Agent's log says which).",
+        down.scenario + ", then restart the Agent container", down.look_at + "; the Agent's log (docker logs)",
+        f"DBM: {agent_render.dbm_url(app_host, tags[0].removeprefix('env:'))}")
+    return Monitor(key=CHECK_FAILING_KEY, name=f"[credit-lab {stack}] PostgresDown (check failing)",
+                   type="service check", query=query, message=message, thresholds={"critical": runs, "ok": 1},
+                   tags=(*tags, f"alert:{down.name}"))
 
 
 def service_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
@@ -132,14 +161,26 @@ def service_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
                    f"sum:{TRACE_METRIC}.hits{{{s}}}.as_count() > {alerts.number(slo.error_rate)}"),
             message=_message(f"More than {slo.error_rate:.0%} of {service}'s operations fail.",
                              "no scenario (every scenario's operations succeed): docker stop the postgres "
-                             "container for longer than the services' 20 s retry window",
+                             f"container for {error_outage_s()} s or more, then docker start it (the services "
+                             f"retry {workload_settings.RETRY_WINDOW_S:g} s, then fail each operation at once)",
                              "error traces grouped by error.type", link),
             thresholds={"critical": slo.error_rate}, tags=tags))
     return result
 
 
-def monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
-    return database_monitors(env, stack, app_host) + service_monitors(env, stack, app_host)
+def error_outage_s() -> int:
+    """How long PostgreSQL must be down for the error-rate monitors to fire, whatever the rate: a
+    service's operations first retry through its retry window (no error yet), then each fails at
+    once (its circuit breaker, workload db.Session), so errors are the share of the monitor's window
+    that the outage lasted past the retry window. Whole tens of seconds, plus 10 s for the traces'
+    last flush."""
+    slo = alerts.SERVICE_SLO
+    needed = workload_settings.RETRY_WINDOW_S + slo.error_rate * slo.window_s
+    return int(math.ceil(needed / 10) * 10 + 10)
+
+
+def monitors(env: str, stack: str, app_host: str, agent_host: str) -> list[Monitor]:
+    return database_monitors(env, stack, app_host, agent_host) + service_monitors(env, stack, app_host)
 
 
 def apm_url(app_host: str, env: str, service: str) -> str:

@@ -26,3 +26,44 @@ def most_connections(instance: dict, databases: int) -> int:
 def bound(instance: dict) -> int:
     """The most connections the check can hold, however many databases there are."""
     return 1 + POOL_MAX_SIZE * instance.get("max_connections", DEFAULT_MAX_CONNECTIONS)
+
+
+# ---- what one run of the check sends: its service checks (the check's source, read) -----------------
+# datadog_checks_base AgentCheck.run: check_initializations run first, each put back and re-raised
+# while it fails, so check() does not run; PostgreSql.__init__ queues _validate_connection first
+# (validate.py validate_connection: opens the main connection and re-raises when it cannot).
+# PostgreSql.check: postgres.can_connect CRITICAL on any error (then re-raised), OK otherwise, with
+# the instance's tags. datadog-agent pkg/collector/runner worker.go: datadog.agent.check_status with
+# `check:<name>` and the Agent's host name, CRITICAL when the run returned an error - only with
+# integration_check_status_enabled (off by default since Agent 7.47, its release notes).
+CAN_CONNECT = "postgres.can_connect"
+CHECK_STATUS = "datadog.agent.check_status"
+OK, CRITICAL = 0, 2
+
+
+class CheckRuns:
+    """The postgres check's runs on one Agent, from its start; `run(reachable)` returns the service
+    checks that run sends as (name, status, tags), `host:` included."""
+
+    def __init__(self, instance: dict, agent_host: str, check_status_enabled: bool):
+        self.instance, self.agent_host, self.check_status_enabled = instance, agent_host, check_status_enabled
+        self.initialized = False
+
+    def run(self, reachable: bool) -> list[tuple[str, int, set[str]]]:
+        sent = []
+        failed = not reachable
+        if not self.initialized and reachable:
+            self.initialized = True
+        if self.initialized:   # check() ran: its own service check, whatever happened after
+            tags = {*self.instance.get("tags", []), f"host:{self.instance['reported_hostname']}"}
+            sent.append((CAN_CONNECT, CRITICAL if failed else OK, tags))
+        if self.check_status_enabled:
+            sent.append((CHECK_STATUS, CRITICAL if failed else OK, {"check:postgres", f"host:{self.agent_host}"}))
+        return sent
+
+
+# ---- Datadog's Docker install (docs: "Docker Agent", and "Docker log collection", Linux tab) --------
+# The host paths the Agent container mounts read-only, and where: the oracle of the Agent's binds.
+DOCKER_INSTALL_BINDS = {"/var/run/docker.sock": "/var/run/docker.sock", "/proc/": "/host/proc/",
+                        "/sys/fs/cgroup/": "/host/sys/fs/cgroup",
+                        "/var/lib/docker/containers": "/var/lib/docker/containers"}

@@ -248,13 +248,20 @@ def wait_healthy(client: docker.DockerClient, container_id: str, timeout_s: floa
         time.sleep(HEALTH_POLL_S)
 
 
-def create_container(client: docker.DockerClient, name: str, inputs: dict, timeout_s: float):
-    """Create, join the networks, upload each file, start, wait (funcs.go 43-674); the wait is
-    bounded by the resource's create timeout as well (the create's context deadline)."""
+def create_unstarted(client: docker.DockerClient, inputs: dict) -> str:
+    """Create, join the networks, upload each file: what the provider does before ContainerStart.
+    The component tests make their containers through this too (tests/engine/docker.py)."""
     container_id = client.api.create_container(**container_spec(client, inputs))["Id"]
     connect_networks(client.api, container_id, inputs.get("networksAdvanced") or [])
     for upload in inputs.get("uploads") or []:
         _copy_to_container(client.api, container_id, _upload_tar(upload))
+    return container_id
+
+
+def create_container(client: docker.DockerClient, name: str, inputs: dict, timeout_s: float):
+    """Create, join the networks, upload each file, start, wait (funcs.go 43-674); the wait is
+    bounded by the resource's create timeout as well (the create's context deadline)."""
+    container_id = create_unstarted(client, inputs)
     client.api.start(container_id)
     if inputs.get("wait"):
         wait_healthy(client, container_id, min(float(inputs.get("waitTimeout") or DEFAULT_WAIT_TIMEOUT_S), timeout_s))

@@ -1,6 +1,6 @@
 """What `pulumi up` would create each container with: the real __main__.py under Pulumi's mocks
-(tests/unit/harness.py), read back as engine-model ContainerConfigs. The integration tests run
-containers from this, never from a second copy of a flag, a path or an env var.
+(tests/unit/harness.py), read back as ContainerConfigs for tests/engine/docker.py. The integration
+tests run containers from this, never from a second copy of a flag, a path or an env var.
 """
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import functools
 import json
 from typing import Mapping
 
-from tests.engine.docker import DEFAULT_SHM_MB, DEFAULT_STOP_TIMEOUT_S, ContainerConfig, Volume
-from tests.engine.images import ImageModel
+from tests.engine.docker import ContainerConfig, Volume
 from tests.unit import harness
 
 
@@ -35,10 +34,10 @@ def healthcheck_of(inputs: Mapping) -> list[str]:
     return list(inputs["healthcheck"]["tests"])
 
 
-def container_config(run: harness.Run, alias: str, image: ImageModel, *,
+def container_config(run: harness.Run, alias: str, image: str, *,
                      env_overrides: Mapping[str, str | None] | None = None,
-                     volumes: Mapping[str, Volume] | None = None, may_add: frozenset = frozenset(),
-                     **extra) -> ContainerConfig:
+                     volumes: Mapping[str, Volume] | None = None,
+                     may_add: frozenset = frozenset()) -> ContainerConfig:
     """The container `alias` as the program declares it. `env_overrides` may only change variables
     the program sets (None removes one), or add one of `may_add` (settings the image documents):
     a test shrinks a seed or drops a password, it never invents a setting. `volumes` maps the
@@ -58,9 +57,7 @@ def container_config(run: harness.Run, alias: str, image: ImageModel, *,
         raise ValueError(f"{alias}: the program mounts volumes at {sorted(declared)}, the test gave {sorted(given)}")
     return ContainerConfig(
         alias=alias, image=image, entrypoint=inputs.get("entrypoints"), command=inputs.get("command"),
-        env=env, uploads=inputs.get("uploads", []), volumes=given,
-        shm_mb=int(inputs.get("shmSize") or DEFAULT_SHM_MB), stop_signal=inputs.get("stopSignal"),
-        stop_timeout_s=float(inputs.get("stopTimeout") or DEFAULT_STOP_TIMEOUT_S), **extra)
+        env=env, uploads=inputs.get("uploads", []), volumes=given, declared=inputs)
 
 
 def labels_of(inputs: Mapping) -> dict[str, object]:

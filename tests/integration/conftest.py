@@ -3,6 +3,9 @@
 lab_postgres: one PostgreSQL 15 for the whole session, set up exactly as the lab's container
 (components/render/postgres.py) with a small seed. Tests that change server state in a way
 others would notice (passwords, restarts, a missing env) start their own LabPostgres instead.
+
+Tests marked `restarts_docker` restart the Docker daemon, which stops every container without a
+restart policy (lab_postgres's among them): they run after every other test of the session.
 """
 import pytest
 
@@ -13,10 +16,15 @@ TEST_SEED_CUSTOMERS = 2000
 
 
 @pytest.fixture(scope="session")
-def lab_postgres(tmp_path_factory):
-    server = LabPostgres(tmp_path_factory.mktemp("lab-postgres"), seed_customers=TEST_SEED_CUSTOMERS)
+def lab_postgres():
+    server = LabPostgres(seed_customers=TEST_SEED_CUSTOMERS)
     try:
         server.start()
         yield server
     finally:
         server.destroy()
+
+
+def pytest_collection_modifyitems(items):
+    last = [item for item in items if item.get_closest_marker("restarts_docker")]
+    items[:] = [item for item in items if item not in last] + last

@@ -1,8 +1,8 @@
-"""postgres_exporter, Prometheus and the workload as the lab's containers (tests/engine).
+"""postgres_exporter, Prometheus and the workload as the lab's containers (tests/engine/docker.py).
 
-Each is created exactly as the Pulumi program declares it (command, env, uploads, volumes) on its
-image model: the exporter and Prometheus as `nobody` with the pinned versions' binaries, the
-workload as workload/Dockerfile builds it. They join the PostgreSQL container's network and find
+Each is created exactly as the Pulumi program declares it (command, env, uploads, volumes, memory)
+on the image the stack pins (the exporter and Prometheus run as their images' `nobody`), the
+workload on the image workload/Dockerfile builds. They join the PostgreSQL container's network and find
 each other by alias (`postgres`, `postgres-exporter`, `prometheus`), as in the lab; tests reach them
 at their addresses on that network, on the ports they listen on inside their containers.
 """
@@ -12,16 +12,12 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 from components import topology
 from components.render import prometheus as prometheus_render
 from tests.engine import images, program
 from tests.engine.docker import Container, Network, StopWaiting, Volume, wait_for
 from tests.integration.workload_support import WorkloadRun, workload_env
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 def http_get(url: str, timeout: float = 5.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -45,11 +41,13 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.25):
 class _LabContainer:
     alias = ""
 
-    def __init__(self, base_dir: Path, network: Network, stack, image, **config):
+    def __init__(self, network: Network, stack, image: str, **config):
         self.inputs = program.container_inputs(stack, self.alias)
-        self.container = Container(network, program.container_config(stack, self.alias, image, **config),
-                                   Path(base_dir))
-        self.ip = self.container.ip
+        self.container = Container(network, program.container_config(stack, self.alias, image, **config))
+
+    @property
+    def ip(self) -> str:
+        return self.container.ip
 
     def _alive(self):
         if not self.container.running:
@@ -70,12 +68,18 @@ class _LabContainer:
 class Exporter(_LabContainer):
     alias = topology.EXPORTER_ALIAS
 
-    def __init__(self, base_dir, pg=None, network: Network | None = None):
+    def __init__(self, pg=None, network: Network | None = None):
         """The exporter of `pg`'s stack, on its network; without `pg`, on `network` with no database."""
         stack = pg.stack() if pg is not None else program.stack()
-        super().__init__(base_dir, pg.network if pg is not None else network, stack, images.exporter())
-        self.address = f"{self.ip}:{topology.EXPORTER_PORT}"
-        self.url = f"http://{self.address}/metrics"
+        super().__init__(pg.network if pg is not None else network, stack, images.exporter())
+
+    @property
+    def address(self) -> str:
+        return f"{self.ip}:{topology.EXPORTER_PORT}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}/metrics"
 
     def start(self):
         self.container.start()
@@ -90,14 +94,20 @@ class Exporter(_LabContainer):
 class Prometheus(_LabContainer):
     alias = topology.PROMETHEUS_ALIAS
 
-    def __init__(self, base_dir, pg, scrape_interval: str):
+    def __init__(self, pg, scrape_interval: str):
         """The Prometheus of `pg`'s stack with `scrapeInterval` set, on its network, its TSDB on a
         new volume."""
-        self.volume = Volume(Path(base_dir) / "volume-prometheus-data")
+        self.volume = Volume("prometheus-data")
         stack = pg.stack(config={"scrapeInterval": scrape_interval})
-        super().__init__(base_dir, pg.network, stack, images.prometheus(),
-                         volumes={prometheus_render.STORAGE_PATH: self.volume})
-        self.url = f"http://{self.ip}:{topology.PROMETHEUS_PORT}"
+        super().__init__(pg.network, stack, images.prometheus(), volumes={prometheus_render.STORAGE_PATH: self.volume})
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ip}:{topology.PROMETHEUS_PORT}"
+
+    def stop(self):
+        super().stop()
+        self.volume.remove()
 
     def start(self):
         self.container.start()
@@ -132,12 +142,11 @@ class Prometheus(_LabContainer):
 class Workload:
     """The workload container of `pg`'s stack (untraced), at `rate` and `scenario`."""
 
-    def __init__(self, base_dir, pg, rate: float = 30, scenario: str = "steady", services: str = "",
-                 tag: str = ""):
+    def __init__(self, pg, rate: float = 30, scenario: str = "steady", services: str = ""):
         overrides = {"WORKLOAD_RATE": rate, "WORKLOAD_SCENARIO": scenario, "WORKLOAD_REPORT_INTERVAL": 5}
         if services:
             overrides["WORKLOAD_SERVICES"] = services
-        self.run = WorkloadRun(Path(base_dir), pg, workload_env(**overrides), name=f"workload-{tag}" if tag else "workload")
+        self.run = WorkloadRun(pg, workload_env(**overrides))
 
     def start(self):
         self.run.start()

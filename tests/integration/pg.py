@@ -1,21 +1,21 @@
-"""The lab's PostgreSQL container, run by the Docker engine model (tests/engine).
+"""The lab's PostgreSQL container on the Docker Engine (tests/engine/docker.py).
 
 LabPostgres creates the `postgres` container exactly as the Pulumi program declares it (entrypoint,
-command, env, uploads with the provider's modes, shm size, stop signal, data volume), on the image
-model of postgres:15-alpine: PID 1 starts as root, our wrapper steps down to uid 70 with gosu for
-the reapply script, then the official entrypoint (a stand-in that cites its upstream lines)
-initializes an empty volume or skips, and execs `postgres`. Nothing here chmods, chowns or re-types
-a flag: what the container would do wrong, this does wrong too.
+command, env, uploads with the provider's modes, shm size, stop signal, memory, data volume), on the
+image the stack pins: PID 1 starts as root, our wrapper steps down to uid 70 with gosu for the
+reapply script, then the image's entrypoint initializes an empty volume or skips, and execs
+`postgres`. Nothing here chmods, chowns or re-types a flag: what the container would do wrong, this
+does wrong too.
 
 Where it differs from a Docker host, on purpose:
 - the stack's passwords are set as stack config secrets (what `pulumi config set --secret` does),
   and a test may shrink the seed below the config's minimum or drop a variable through env
   overrides of variables the program sets;
 - clients reach the server at its address on the test network, port 5432 (the lab's clients do
-  the same from their containers); the host port mapping is Docker's and is not modelled.
+  the same from their containers); no host port is published (tests/engine/docker.py says why).
 
 Typical use (see conftest.py for the shared session fixture):
-    pg = LabPostgres(tmp_dir, seed_customers=2000); pg.start()
+    pg = LabPostgres(seed_customers=2000); pg.start()
     with pg.connect("datadog", "creditdb") as conn: ...
     pg.passwords["credit_app"] = "new"; pg.restart()    # `pulumi config set` + `pulumi up`
     pg.destroy()
@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
-import tempfile
-from pathlib import Path
 
 import psycopg2
 
@@ -54,7 +51,7 @@ def _libpq_quote(value: str) -> str:
 
 
 class LabPostgres:
-    def __init__(self, base_dir: Path, seed_customers: int = 2000):
+    def __init__(self, seed_customers: int = 2000):
         # Its own network, as each stack has (`credit-lab-<stack>-net`): the lab's other
         # containers join it and find this one by its alias.
         self.network = Network()
@@ -62,9 +59,7 @@ class LabPostgres:
         # role -> password, set as stack config secrets at each start.
         self.passwords: dict[str, str] = {role: secrets.token_urlsafe(18) for role in topology.PASSWORD_ENV}
         self.env_overrides: dict[str, str | None] = {}   # variables the program sets, changed or dropped
-        Path(base_dir).mkdir(parents=True, exist_ok=True)
-        self.work_dir = Path(tempfile.mkdtemp(prefix="lab-postgres-", dir=base_dir))
-        self.volume = Volume(self.work_dir / "volume-pgdata")
+        self.volume = Volume("pgdata")
         self.container: Container | None = None
         self.port = topology.POSTGRES_PORT
         self._old_logs: list[str] = []
@@ -97,7 +92,7 @@ class LabPostgres:
     def start(self, wait: bool = True) -> None:
         """Create and start the container; with `wait`, return once its healthcheck passes (what
         the component's `wait=True` does), or raise InitError when the container stops first."""
-        self.container = Container(self.network, self.container_config(), self.work_dir)
+        self.container = Container(self.network, self.container_config())
         self.container.start()
         if wait:
             self.wait_healthy()
@@ -138,7 +133,7 @@ class LabPostgres:
     def destroy(self) -> None:
         self.stop()
         self.network.remove()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+        self.volume.remove()
 
     # ---- clients ---------------------------------------------------------------------------------
     def dsn(self, role: str = topology.WORKLOAD_ROLE, dbname: str = topology.DATABASE) -> str:

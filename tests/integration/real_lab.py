@@ -241,3 +241,65 @@ def wait_healthy(name: str, container) -> None:
         return state["Health"]["Status"] == "healthy"
     wait_for(f"{name} healthy", healthy, health_deadline_s(health))
     assert container.attrs["RestartCount"] == 0, f"{name} restarted {container.attrs['RestartCount']} times"
+
+
+# ---- memory of the lab's containers ----------------------------------------------------------------
+MB = 2 ** 20
+
+
+def memory_now(container) -> dict:
+    """One reading of a container's memory from the engine's stats (bytes): `usage` as the cgroup
+    counts it (page cache included), `working_set` without inactive file cache (what `docker
+    stats` shows, and what the kernel cannot simply drop), `max_usage` the cgroup's own peak since
+    the start (cgroup v1 only; None on v2), and the `limit`."""
+    stats = container.stats(stream=False)["memory_stats"]
+    detail = stats.get("stats", {})
+    inactive = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    return {"usage": stats.get("usage", 0), "working_set": stats.get("usage", 0) - inactive,
+            "max_usage": stats.get("max_usage"), "limit": stats.get("limit", 0)}
+
+
+class MemoryPeaks:
+    """Samples every container of a lab every `every_s` seconds while running (a thread), keeping each
+    one's highest working set and usage; `peaks()` adds the cgroup's own peak where the engine has it."""
+
+    def __init__(self, lab: Lab, every_s: float = 2.0):
+        import threading
+        self.lab, self.every_s = lab, every_s
+        self.highest: dict[str, dict] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        for name, container in self.lab.containers().items():
+            try:
+                now = memory_now(container)
+            except docker.errors.APIError:   # replaced or stopped between the listing and the read
+                continue
+            best = self.highest.setdefault(name, {"usage": 0, "working_set": 0, "max_usage": 0, "limit": 0})
+            for key in ("usage", "working_set", "max_usage"):
+                best[key] = max(best[key], now[key] or 0)
+            best["limit"] = now["limit"]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._sample()
+
+    def __enter__(self) -> "MemoryPeaks":
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def report(self) -> str:
+        lines = []
+        for name, peak in sorted(self.highest.items()):
+            cgroup = f", cgroup peak {peak['max_usage'] / MB:.0f} MB" if peak["max_usage"] else ""
+            lines.append(f"{name.removeprefix(PREFIX + '-')}: working set {peak['working_set'] / MB:.0f} MB, "
+                         f"usage {peak['usage'] / MB:.0f} MB{cgroup}, limit {peak['limit'] / MB:.0f} MB "
+                         f"({100 * peak['working_set'] / peak['limit']:.0f}% of it)")
+        return "\n".join(lines)

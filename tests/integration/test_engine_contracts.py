@@ -1,6 +1,6 @@
-"""The containers against what their images and engines do (tests/CONTRACTS.md): each process runs
-as its image's user, every uploaded file can be read (or run) by that user, and the Datadog check's
-connections fit the `datadog` role's limit on the real server."""
+"""The containers on the Docker Engine, on the images the stack pins (tests/CONTRACTS.md): each process
+runs as its image's user, every uploaded file can be read (or run) by that user, and the Datadog
+check's connections fit the `datadog` role's limit on the real server."""
 import dataclasses
 
 import psycopg2
@@ -32,26 +32,28 @@ def test_the_entrypoints_scripts_can_be_run_by_the_postgres_user(lab_postgres):
 
 @pytest.mark.parametrize("alias,image", [(topology.PROMETHEUS_ALIAS, images.prometheus),
                                          ("grafana", images.grafana)])
-def test_every_upload_is_readable_by_the_images_user(tmp_path, alias, image):
-    """The image's user reads each uploaded file at its container path (Grafana does not run here:
-    its uploads are read by uid 472 in a container of its image model that only sleeps)."""
+def test_every_upload_is_readable_by_the_images_user(alias, image):
+    """The image's user reads each uploaded file at its container path, in a container of the
+    program's config whose PID 1 only sleeps (Grafana's image here is a stand-in)."""
     network = Network()
     run = program.stack()
     declared = [v["containerPath"] for v in program.container_inputs(run, alias).get("volumes", [])
                 if v.get("volumeName")]
-    config = program.container_config(run, alias, image(),
-                                      volumes={path: Volume(tmp_path / f"volume{path.replace('/', '-')}")
-                                               for path in declared})
-    container = Container(network, dataclasses.replace(config, entrypoint=["sleep", "infinity"], command=[]),
-                          tmp_path).start()
+    volumes = {path: Volume(f"{alias}{path.replace('/', '-')}") for path in declared}
+    config = program.container_config(run, alias, image(), volumes=volumes)
+    container = Container(network, dataclasses.replace(config, entrypoint=["sleep", "infinity"], command=[])).start()
     try:
+        user = container.exec(["id", "-u"]).stdout.strip()
+        assert user != "0", f"{alias}: its image runs as root"
         for upload in config.uploads:
             result = container.exec(["cat", upload["file"]])
             assert result.returncode == 0 and result.stdout == upload["content"], \
-                f"{alias}: {upload['file']} unreadable as {config.image.user}: {result.stderr}"
+                f"{alias}: {upload['file']} unreadable as uid {user}: {result.stderr}"
     finally:
         container.remove()
         network.remove()
+        for volume in volumes.values():
+            volume.remove()
 
 
 def test_the_datadog_check_fits_the_roles_connection_limit(lab_postgres):

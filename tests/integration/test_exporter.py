@@ -39,11 +39,11 @@ def test_bad_connection_settings_are_refused(host, port):
         exporter.env(host, port)
 
 
-def test_unreachable_database_reads_as_pg_up_zero(tmp_path):
+def test_unreachable_database_reads_as_pg_up_zero():
     # No `postgres` on its network: the exporter must still serve, with pg_up 0 (PostgresDown's input),
     # and its healthcheck stays green (it does not depend on the database).
     network = Network()
-    server = Exporter(tmp_path, network=network)
+    server = Exporter(network=network)
     password = server.container.config.env[exporter.PASSWORD_ENV]
     try:
         server.start()
@@ -55,9 +55,9 @@ def test_unreachable_database_reads_as_pg_up_zero(tmp_path):
         network.remove()
 
 
-def test_every_collector_succeeds_against_the_lab_database(lab_postgres, tmp_path):
+def test_every_collector_succeeds_against_the_lab_database(lab_postgres):
     password = lab_postgres.passwords[topology.EXPORTER_ROLE]
-    server = Exporter(tmp_path, lab_postgres).start()
+    server = Exporter(lab_postgres).start()
     try:
         server.metrics_text()  # the first scrape learns the server version
         text = server.metrics_text()
@@ -77,13 +77,13 @@ def test_every_collector_succeeds_against_the_lab_database(lab_postgres, tmp_pat
     assert password not in server.log_text() and password not in text
 
 
-def test_healthcheck_passes_on_a_serving_exporter_and_fails_without_one(lab_postgres, tmp_path):
-    server = Exporter(tmp_path / "live", lab_postgres).start()
+def test_healthcheck_passes_on_a_serving_exporter_and_fails_without_one(lab_postgres):
+    server = Exporter(lab_postgres).start()
     try:
         assert server.healthcheck()
         assert http_get(f"http://{server.address}{exporter.HEALTH_PATH}")
         # The same image with nothing listening: the check must fail there.
-        idle = server.container.idle_twin(tmp_path / "idle")
+        idle = server.container.idle_twin()
         try:
             assert not idle.healthcheck(server.inputs["healthcheck"]["tests"])
         finally:

@@ -2,7 +2,6 @@
 existing data volume, missing settings stop the container with a clear message, the healthcheck
 waits for the end of init."""
 import os
-import subprocess
 
 import psycopg2
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from components import topology
 from tests.engine.docker import StopWaiting, wait_for
 from tests.integration.pg import READY_TIMEOUT_S, InitError, LabPostgres
-from tests.integration.tools import binary
 
 ROLES = tuple(topology.PASSWORD_ENV)
 # Seeds for ~2 s on 2 cores: long enough to sample the healthcheck many times during the seed.
@@ -20,9 +18,9 @@ CREDIT_TABLES = ("customers", "credit_applications", "credit_accounts", "gl_acco
 
 
 @pytest.fixture(scope="module")
-def own_postgres(tmp_path_factory):
+def own_postgres():
     """A server these tests may restart and re-password (the shared one stays untouched)."""
-    server = LabPostgres(tmp_path_factory.mktemp("pg-lifecycle"), seed_customers=100)
+    server = LabPostgres(seed_customers=100)
     try:
         server.start()
         yield server
@@ -41,12 +39,13 @@ def _can_login(server, role, password, dbname=topology.DATABASE) -> bool:
 
 def _snapshot(server) -> dict:
     """Everything init scripts could change: both databases dumped, roles and their grants."""
-    env = {**os.environ, "PGPASSWORD": server.passwords[topology.SUPERUSER]}
     dumps = {}
     for dbname in ("postgres", topology.DATABASE):
-        dumps[dbname] = subprocess.run(
-            [binary("pg_dump"), "-h", server.host, "-p", str(server.port), "-U", topology.SUPERUSER, dbname],
-            env=env, check=True, capture_output=True, text=True).stdout
+        # The image's own pg_dump, over TCP with the password (as a client would).
+        result = server.container.exec(["pg_dump", "-h", "127.0.0.1", "-U", topology.SUPERUSER, dbname],
+                                       env={"PGPASSWORD": server.passwords[topology.SUPERUSER]}, timeout=120)
+        assert result.returncode == 0, result.stderr
+        dumps[dbname] = result.stdout
         # pg_dump 15.14+ brackets its output with a random \restrict key: not database content.
         dumps[dbname] = "\n".join(line for line in dumps[dbname].splitlines()
                                   if not line.startswith(("\\restrict", "\\unrestrict")))
@@ -160,36 +159,40 @@ def test_a_missing_password_stops_start_of_an_existing_database(own_postgres):
     assert _can_login(own_postgres, topology.WORKLOAD_ROLE, kept)
 
 
-def test_healthcheck_is_healthy_only_for_the_real_server(own_postgres):
+def test_healthcheck_passes_on_the_server_and_fails_without_one(own_postgres):
     assert own_postgres.healthcheck()
+    idle = own_postgres.container.idle_twin()   # the same image and env, no server running
+    try:
+        assert not idle.healthcheck(own_postgres.healthcheck_test())
+    finally:
+        idle.remove()
 
 
-def test_healthcheck_stays_red_while_the_entrypoint_seeds(tmp_path):
+def test_healthcheck_stays_red_while_the_entrypoint_seeds():
     """During first init the entrypoint's temporary server (socket only) runs the seed: creditdb
     answers over the socket, yet the container must not be healthy (clients would find no data).
     Sampled while the log shows the seed running and not yet "init process complete"."""
-    server = LabPostgres(tmp_path, seed_customers=SEED_LONG_ENOUGH_TO_SAMPLE)
-    conclusive = 0
+    server = LabPostgres(seed_customers=SEED_LONG_ENOUGH_TO_SAMPLE)
+    during_seed = []   # the healthcheck's answers given while the log showed the seed running
     try:
         server.start(wait=False)
         container, test = server.container, server.healthcheck_test()
 
         def sample():
-            nonlocal conclusive
             if "init process complete" in container.logs() or not container.running:
                 raise StopWaiting("init ended")
             if "seeding" not in container.logs():
                 return False
             healthy = container.healthcheck(test)
             if "init process complete" not in container.logs():   # still seeding when it answered
-                assert not healthy, "healthy while the entrypoint's temporary server was seeding"
-                conclusive += 1
-            return conclusive >= 3
+                during_seed.append(healthy)
+            return len(during_seed) >= 3
         try:
             wait_for(sample, READY_TIMEOUT_S, "three healthcheck samples during the seed", interval=0.05)
         except StopWaiting:
             pass
-        assert conclusive >= 1, "no sample fell inside the seed: raise SEED_LONG_ENOUGH_TO_SAMPLE"
+        assert during_seed, "no sample fell inside the seed: raise SEED_LONG_ENOUGH_TO_SAMPLE"
+        assert not any(during_seed), f"healthy while the entrypoint's temporary server was seeding: {during_seed}"
         server.wait_healthy()
         assert server.healthcheck()
     finally:
@@ -204,8 +207,8 @@ def test_passwords_never_reach_the_server_log(own_postgres):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_a_missing_password_env_stops_init_with_a_clear_message(tmp_path, role):
-    server = LabPostgres(tmp_path, seed_customers=10)
+def test_a_missing_password_env_stops_init_with_a_clear_message(role):
+    server = LabPostgres(seed_customers=10)
     server.env_overrides[topology.PASSWORD_ENV[role]] = None
     try:
         # The superuser's is the official entrypoint's own check; the others are 10-roles.sql's.
@@ -218,9 +221,9 @@ def test_a_missing_password_env_stops_init_with_a_clear_message(tmp_path, role):
 
 
 @pytest.mark.parametrize("value,shown", [("10k", "10k"), (None, "unset")], ids=["not-a-number", "unset"])
-def test_a_bad_seed_size_stops_init_with_a_clear_message(tmp_path, value, shown):
+def test_a_bad_seed_size_stops_init_with_a_clear_message(value, shown):
     # The seed has no default of its own: the program always sets the size (seedCustomers).
-    server = LabPostgres(tmp_path, seed_customers=10)
+    server = LabPostgres(seed_customers=10)
     server.env_overrides[topology.SEED_CUSTOMERS_ENV] = value
     try:
         with pytest.raises(InitError, match=f'{topology.SEED_CUSTOMERS_ENV} must be a whole number.*"{shown}"'):

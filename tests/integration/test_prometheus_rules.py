@@ -1,31 +1,31 @@
-"""Prometheus config and rules, checked by the real promtool 2.53.3 on the rendered files."""
-import subprocess
+"""Prometheus config and rules, checked by the promtool of the Prometheus image the stack pins
+(2.53.3) on the rendered files, in a container of that image."""
 from pathlib import Path
 
 import pytest
 import yaml
 
 from components.render import prometheus
-from tests.integration.tools import binary
+from tests.engine import images
+from tests.engine.docker import run_once
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_TESTS = REPO / "configs" / "prometheus" / "tests"
+WORK = "/tmp/promtool"   # the repo's layout: rules/ and tests/ side by side (the tests load ../rules/)
 
 
-def _promtool(*args, cwd=None):
-    return subprocess.run([str(binary("promtool")), *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
+def _promtool(*args, files: dict, cwd: str = WORK):
+    """promtool in the pinned Prometheus image, `files` (container path -> text) in place."""
+    return run_once(images.prometheus(), list(args), files=files,
+                    entrypoint=["/bin/sh", "-c", f'cd {cwd} && exec promtool "$@"', "promtool"])
 
 
-def _write_tree(tmp_path, scrape_interval="10s"):
-    """Config and rules as the container gets them, under tmp_path instead of /etc/prometheus."""
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    for name, text in prometheus.rule_files().items():
-        (rules_dir / name).write_text(text)
-    config = tmp_path / "prometheus.yml"
-    config.write_text(prometheus.config(scrape_interval, "postgres-exporter:9187", rules_dir=str(rules_dir)))
-    return config
+def _tree(scrape_interval="10s") -> dict:
+    """Config and rules as the container gets them, under WORK instead of /etc/prometheus."""
+    files = {f"{WORK}/rules/{name}": text for name, text in prometheus.rule_files().items()}
+    files[f"{WORK}/prometheus.yml"] = prometheus.config(scrape_interval, "postgres-exporter:9187",
+                                                        rules_dir=f"{WORK}/rules")
+    return files
 
 
 def _alerts():
@@ -37,8 +37,8 @@ def _alerts():
 
 
 @pytest.mark.parametrize("interval", ["1s", "10s", "1m30s"])
-def test_promtool_accepts_rendered_config_and_rules(tmp_path, interval):
-    result = _promtool("check", "config", str(_write_tree(tmp_path, interval)))
+def test_promtool_accepts_rendered_config_and_rules(interval):
+    result = _promtool("check", "config", f"{WORK}/prometheus.yml", files=_tree(interval))
     assert result.returncode == 0, result.stdout + result.stderr
     # check config also loads the rule files the glob finds: make sure it found ours.
     assert "rules found" in result.stdout, result.stdout
@@ -53,14 +53,12 @@ def test_default_container_config_points_at_container_paths():
     assert f"--config.file={prometheus.CONFIG_PATH}" in prometheus.args()
 
 
-def test_promtool_rule_unit_tests_pass(tmp_path):
+def test_promtool_rule_unit_tests_pass():
     """The repo's rule tests, run on the rendered rules (thresholds from components/alerts.py) laid
     out as in the repo: tests/ next to rules/, which the tests name as ../rules/."""
-    _write_tree(tmp_path)
-    (tmp_path / "tests").mkdir()
-    for test in RULE_TESTS.glob("*.yml"):
-        (tmp_path / "tests" / test.name).write_text(test.read_text())
-    result = _promtool("test", "rules", *sorted(p.name for p in RULE_TESTS.glob("*.yml")), cwd=tmp_path / "tests")
+    files = {**_tree(), **{f"{WORK}/tests/{test.name}": test.read_text() for test in RULE_TESTS.glob("*.yml")}}
+    result = _promtool("test", "rules", *sorted(p.name for p in RULE_TESTS.glob("*.yml")), files=files,
+                       cwd=f"{WORK}/tests")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
@@ -96,13 +94,13 @@ def test_bad_intervals_get_one_clear_error(value):
         prometheus.validate_interval(value)
 
 
-def test_is_duration_agrees_with_prometheus_itself(tmp_path):
+def test_is_duration_agrees_with_prometheus_itself():
     # The grammar check must match what promtool accepts, both ways.
     for value, ok in [("15s", True), ("1h30m", True), ("90s", True), ("1.5s", False), ("30s1m", False)]:
         assert prometheus.is_duration(value) is ok
-        config = tmp_path / f"p{abs(hash(value))}.yml"
-        config.write_text(f"global:\n  scrape_interval: {value}\n")
-        assert (_promtool("check", "config", str(config)).returncode == 0) is ok, value
+        config = f"{WORK}/prometheus.yml"
+        result = _promtool("check", "config", config, files={config: f"global:\n  scrape_interval: {value}\n"})
+        assert (result.returncode == 0) is ok, (value, result.stdout + result.stderr)
 
 
 def test_rules_select_the_job_the_scrape_config_names():

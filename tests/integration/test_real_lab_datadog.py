@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
 import psycopg2
 import pytest
 
 from components import topology
+from components.render import datadog_monitors as monitors_render
+from components.settings import declarations
+from tests.engine import datadog_check
 from tests.integration import real_lab
+from tests.unit import datadog_query
 from workload.credit_workload import settings as workload_settings
 
 API_KEY = "0123456789abcdef0123456789abcdef"
-# Datadog's Docker install (docs: "Docker Agent" and "Docker log collection", Linux): these host
-# paths read-only, the host's cgroup and PID namespaces.
-DOCUMENTED_BINDS = {"/var/run/docker.sock:/var/run/docker.sock:ro", "/proc/:/host/proc/:ro",
-                    "/sys/fs/cgroup/:/host/sys/fs/cgroup:ro",
-                    "/var/lib/docker/containers:/var/lib/docker/containers:ro"}
+# Datadog's Docker install: its host paths read-only, the host's cgroup and PID namespaces.
+DOCUMENTED_BINDS = {f"{host}:{inside}:ro" for host, inside in datadog_check.DOCKER_INSTALL_BINDS.items()}
 TRACEPARENT = re.compile(r"traceparent='00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}'")
 AGENT = f"{real_lab.PREFIX}-{topology.AGENT_ALIAS}"
 WORKLOAD = f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"
@@ -78,6 +81,76 @@ def test_a_statement_the_database_runs_carries_a_trace_that_reached_the_agent(la
     trace = real_lab.wait_for(f"trace {trace_id} at the Agent",
                       lambda: _intake(lab, f"?trace_ids={low}")[0], TRACE_DEADLINE_S)
     assert any(span["meta"].get("_dd.p.tid") == trace_id[:16] for span in trace), trace[0]
+
+
+def _counts(monitor, spans: list, now_s: float) -> dict:
+    """An error-rate monitor's two terms over the root spans the intake received, as Datadog derives
+    trace metrics (APM docs, metrics namespace): `trace.<span>.hits` counts the spans of that name
+    of the query's env and service, `.errors` those with error set, over the query's window; and how
+    much of that window the lab has been up for (its first span)."""
+    parsed = datadog_query.metric_monitor(monitor.query)
+    window = int(parsed["window"][len("last_"):-1]) * {"m": 60, "h": 3600}[parsed["window"][-1]]
+    found = {"window": window, "covered": 0.0}
+    for term in parsed["terms"]:
+        span_name, _, kind = term["metric"].removeprefix("trace.").rpartition(".")
+        tags = dict(tag.split(":", 1) for tag in term["tags"].split(","))
+        matching = [s for s in spans if s["name"] == span_name and s["service"] == tags["service"]
+                    and s["meta"].get("env") == tags["env"] and s["start"] / 1e9 >= now_s - window]
+        found[kind] = sum(1 for s in matching if kind == "hits" or s.get("error"))
+        if matching:
+            found["covered"] = max(found["covered"], now_s - min(s["start"] for s in matching) / 1e9)
+    return found
+
+
+def _error_rates(lab, steady_rates: dict | None = None) -> dict:
+    """Each error-rate monitor's value now. With `steady_rates` (hits per second before the fault),
+    the part of the window before the lab's first span is counted as steady, error-free traffic: the
+    value a lab up for the whole window would show."""
+    spans = [span for trace in _intake(lab) for span in trace]
+    now_s = time.time()
+    values = {}
+    for monitor in _error_monitors():
+        counts = _counts(monitor, spans, now_s)
+        hits = counts["hits"] + (steady_rates or {}).get(monitor.key, 0.0) * (counts["window"] - counts["covered"])
+        values[monitor.key] = (counts["errors"] / hits if hits else 0.0,
+                               counts["hits"] / counts["covered"] if counts["covered"] else 0.0)
+    return values
+
+
+def _error_monitors() -> list:
+    env = declarations()["ddEnv"]["default"]
+    return [m for m in monitors_render.service_monitors(env, real_lab.PREFIX, "app.datadoghq.com")
+            if m.key.endswith("-error-rate")]
+
+
+def test_each_error_rate_monitor_crosses_after_the_outage_its_message_names(lab):
+    """Issue 19: PostgreSQL stopped for as long as the monitors' message says (render.error_outage_s),
+    each service's error-rate query, computed over the spans the intake received (the window before
+    the lab started counted as steady traffic), crosses its threshold; under steady load before it,
+    none does."""
+    monitors = _error_monitors()
+    threshold = monitors[0].thresholds["critical"]
+    steady = _error_rates(lab)
+    assert len(steady) == len(workload_settings.SERVICES), steady
+    assert max(value for value, _ in steady.values()) <= threshold, steady
+    steady_rates = {key: rate for key, (_, rate) in steady.items()}
+    outage = monitors_render.error_outage_s()
+    assert f"for {outage} s or more" in monitors[0].message
+    database = lab.containers()[f"{real_lab.PREFIX}-{topology.POSTGRES_ALIAS}"]
+    database.stop()
+    stopped = time.monotonic()
+    threading.Event().wait(outage)   # the outage itself: its length is what is being tested
+    database.start()
+    real_lab.wait_healthy(database.name, database)
+    back = time.monotonic() - stopped
+
+    def crossed():   # the services' spans of the outage reach the intake within a few flushes
+        values = {key: value for key, (value, _) in _error_rates(lab, steady_rates).items()}
+        return values if min(values.values()) > threshold else None
+    values = real_lab.wait_for(f"every error-rate monitor over {threshold:.0%} after {back:.0f} s down",
+                               crossed, TRACE_DEADLINE_S)
+    print(f"\nerror-rate monitors after {back:.0f} s without PostgreSQL: "
+          + ", ".join(f"{key} {value:.1%}" for key, value in sorted(values.items())))
 
 
 def test_without_the_key_the_agent_goes_and_the_workload_runs_untraced(lab):

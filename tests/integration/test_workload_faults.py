@@ -21,7 +21,7 @@ from tests.integration.workload_support import (
 RATE = 40
 # pg_terminate_backend of every workload backend, or a full server restart (a new container).
 FAULTS = ("kill", "kill", "kill", "restart", "kill", "kill")
-ACK_LOG = "/tmp/acks.jsonl"          # inside the container (its /tmp), read from here after the run
+ACK_LOG = "/tmp/acks.jsonl"          # inside the container (its /tmp), copied out after the run
 REPORT_S = 2                         # workload_env's report interval
 # After a fault, a service retries for db.RETRY_WINDOW (20 s) with backoff up to 2 s, then reports:
 # every service has reported new operations by then, or it has not recovered.
@@ -29,9 +29,9 @@ RECOVERY_DEADLINE_S = 20 + 2 + 3 * REPORT_S + 10
 
 
 @pytest.fixture
-def own_postgres(tmp_path):
+def own_postgres():
     """Its own server: a restart must not disturb the session's shared one."""
-    pg = LabPostgres(tmp_path / "pg", seed_customers=2000)
+    pg = LabPostgres(seed_customers=2000)
     try:
         pg.start()
         yield pg
@@ -75,9 +75,9 @@ class Checker:
             self.conn = None
 
 
-def _acked_missing(pg, ack_path) -> list:
+def _acked_missing(pg, ack_lines: str) -> list:
     """Acknowledged writes (JSON lines the workload wrote after COMMIT) not in the database once."""
-    acks = [json.loads(line) for line in ack_path.read_text().splitlines() if line.strip()]
+    acks = [json.loads(line) for line in ack_lines.splitlines() if line.strip()]
     fresh = [a for a in acks if not a.get("replayed")]
     assert len(fresh) > 50, f"too few acknowledged writes to judge: {len(fresh)}"
     missing = []
@@ -107,9 +107,8 @@ def _ops_by_service(run) -> dict:
     return totals
 
 
-def test_survives_killed_connections_and_a_restart(own_postgres, tmp_path):
-    run = WorkloadRun(tmp_path, own_postgres, workload_env(WORKLOAD_RATE=RATE, WORKLOAD_ACK_LOG=ACK_LOG)).start()
-    ack_path = run.path(ACK_LOG)
+def test_survives_killed_connections_and_a_restart(own_postgres):
+    run = WorkloadRun(own_postgres, workload_env(WORKLOAD_RATE=RATE, WORKLOAD_ACK_LOG=ACK_LOG)).start()
     checker = Checker(own_postgres)
 
     def recovered(since: dict) -> bool:
@@ -157,7 +156,7 @@ def test_survives_killed_connections_and_a_restart(own_postgres, tmp_path):
     # The faults were felt: every service reconnected.
     assert "reconnects=0 " not in " ".join(line for line in run.stdout().splitlines()[-5:])
 
-    missing = _acked_missing(own_postgres, ack_path)
+    missing = _acked_missing(own_postgres, run.read_text(ACK_LOG))
     assert not missing, missing[:5]
     with own_postgres.connect(topology.SUPERUSER, topology.DATABASE) as conn:
         assert invariant_violations(conn) == []

@@ -30,11 +30,11 @@ BAD = [
 
 
 @pytest.mark.parametrize("bad,var", BAD, ids=[v for _, v in BAD])
-def test_bad_setting_is_one_line_and_exit_2(tmp_path, bad, var):
+def test_bad_setting_is_one_line_and_exit_2(bad, var):
     # The image with the connection the component gives it, plus one bad setting.
     env = {"PGHOST": "db", "PGPORT": "5432", "PGDATABASE": "creditdb", "PGUSER": "credit_app",
            "PGPASSWORD": "hunter2", **bad}
-    result = run_image_once(tmp_path, env)
+    result = run_image_once(env)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and var in lines[0] and ("expected" in lines[0] or "known" in lines[0]), result.stderr
@@ -42,14 +42,14 @@ def test_bad_setting_is_one_line_and_exit_2(tmp_path, bad, var):
     assert result.stdout == ""
 
 
-def test_the_image_stands_alone_and_starts_with_its_defaults(lab_postgres, tmp_path):
+def test_the_image_stands_alone_and_starts_with_its_defaults(lab_postgres):
     """The image as built from workload/ alone (its Python has only workload/requirements.txt, no
     Pulumi program on its path), given nothing but the password: its defaults find the lab's
     database by its alias, and every service commits."""
-    no_program = run_image_once(tmp_path / "import", {}, argv=["python", "-c", "import components.topology"])
+    no_program = run_image_once({}, argv=["python", "-c", "import components.topology"])
     assert no_program.returncode == 1 and "No module named 'components'" in no_program.stderr, no_program
     password = {"PGPASSWORD": lab_postgres.passwords[settings.DEFAULT_USER]}
-    run = WorkloadRun(tmp_path, lab_postgres, bare_env=password).start()
+    run = WorkloadRun(lab_postgres, bare_env=password).start()
     try:
         rows = run.wait_reports(per_service=1, services=len(settings.SERVICES),
                                 timeout=START_TIMEOUT_S + settings.DEFAULT_REPORT_INTERVAL)
@@ -79,8 +79,8 @@ def test_settings_parse_rules():
     assert str(settings.MAX_RATE) in bad.value.allowed or f"{settings.MAX_RATE:g}" in bad.value.allowed
 
 
-def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):
-    run = WorkloadRun(tmp_path, lab_postgres, workload_env(WORKLOAD_RATE=40)).start()
+def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres):
+    run = WorkloadRun(lab_postgres, workload_env(WORKLOAD_RATE=40)).start()
     try:
         early = run.health()        # before the first reports: not healthy yet
         run.wait_reports(per_service=1, services=5, timeout=30)
@@ -95,10 +95,10 @@ def test_sigterm_finishes_in_flight_work_and_exits_0(lab_postgres, tmp_path):
     assert "Traceback" not in run.stderr(), run.stderr()[-3000:]
 
 
-def test_no_database_yet_waits_quietly_and_stops_cleanly(tmp_path):
+def test_no_database_yet_waits_quietly_and_stops_cleanly():
     # No `postgres` on the network yet: the services wait for the database; SIGTERM still ends them at once.
     network = Network()
-    run = WorkloadRun(tmp_path, None, workload_env(WORKLOAD_REPORT_INTERVAL=1), network=network,
+    run = WorkloadRun(None, workload_env(WORKLOAD_REPORT_INTERVAL=1), network=network,
                       stack=program.stack()).start()
     try:
         wait_for(lambda: run.stderr().count("waiting for the database") >= 5, START_TIMEOUT_S,
@@ -118,8 +118,8 @@ def test_no_database_yet_waits_quietly_and_stops_cleanly(tmp_path):
     assert 1 <= len(waiting) <= 5, waiting     # one line per service, not one per attempt
 
 
-def test_supervisor_restarts_a_killed_service_process(lab_postgres, tmp_path):
-    run = WorkloadRun(tmp_path, lab_postgres, workload_env(WORKLOAD_RATE=20, WORKLOAD_SERVICES="payments,scoring"))
+def test_supervisor_restarts_a_killed_service_process(lab_postgres):
+    run = WorkloadRun(lab_postgres, workload_env(WORKLOAD_RATE=20, WORKLOAD_SERVICES="payments,scoring"))
     run.start()
     try:
         run.wait_reports(per_service=1, services=2, timeout=30)
@@ -137,9 +137,9 @@ def test_supervisor_restarts_a_killed_service_process(lab_postgres, tmp_path):
     assert "service payments exited with -9; restarting" in run.stderr()
 
 
-def test_pacing_holds_rate_by_weight_and_no_agent_is_quiet(lab_postgres, tmp_path):
+def test_pacing_holds_rate_by_weight_and_no_agent_is_quiet(lab_postgres):
     # Traced (the stack has a Datadog key), but no Agent answers at its alias: the workload runs on, quietly.
-    run = WorkloadRun(tmp_path, lab_postgres, workload_env(WORKLOAD_RATE=60), traced=True).start()
+    run = WorkloadRun(lab_postgres, workload_env(WORKLOAD_RATE=60), traced=True).start()
     try:
         rows = run.wait_reports(per_service=PACING_WINDOWS + 2, services=5,
                                 timeout=START_TIMEOUT_S + (PACING_WINDOWS + 2) * 2 * 3)

@@ -46,12 +46,12 @@ class Server:
 
 
 @pytest.fixture
-def scenario(lab_postgres, tmp_path):
+def scenario(lab_postgres):
     """Start the workload with a scenario; yields (run, server); checks the paced services ran."""
     runs = []
 
     def start(name):
-        run = WorkloadRun(tmp_path, lab_postgres, workload_env(WORKLOAD_RATE=RATE, WORKLOAD_SCENARIO=name)).start()
+        run = WorkloadRun(lab_postgres, workload_env(WORKLOAD_RATE=RATE, WORKLOAD_SCENARIO=name)).start()
         runs.append(run)
         run.wait_reports(per_service=1, services=5, timeout=START_TIMEOUT_S)
         return run, Server(lab_postgres)

@@ -19,8 +19,8 @@ COMMENT = re.compile(r"/\*(?P<body>[^*]*traceparent='00-(?P<trace>[0-9a-f]{32})-
 
 
 @pytest.fixture
-def test_agent(lab_postgres, tmp_path):
-    agent = TestAgent(tmp_path, lab_postgres.network).start()
+def test_agent(lab_postgres):
+    agent = TestAgent(lab_postgres.network).start()
     try:
         yield agent
     finally:
@@ -46,11 +46,11 @@ def _sample_activity(pg, seconds: float) -> list[tuple[str, str]]:
     return seen
 
 
-def test_services_traced_with_dbm_propagation(lab_postgres, test_agent, tmp_path):
+def test_services_traced_with_dbm_propagation(lab_postgres, test_agent):
     # The stack has a Datadog key: the program points the workload at the Agent's alias, where
     # the test agent answers.
     env = workload_env(WORKLOAD_RATE=40, DD_VERSION="9.9.9", WORKLOAD_LOG_LEVEL="debug")
-    run = WorkloadRun(tmp_path, lab_postgres, env, traced=True).start()
+    run = WorkloadRun(lab_postgres, env, traced=True).start()
     try:
         run.wait_reports(per_service=1, services=5, timeout=40)
         activity = _sample_activity(lab_postgres, 6)
@@ -106,7 +106,7 @@ def test_services_traced_with_dbm_propagation(lab_postgres, test_agent, tmp_path
 
 
 @pytest.mark.parametrize("enabled", [False, True], ids=["tracing-off", "tracing-on"])
-def test_the_tracer_is_loaded_only_when_tracing_is_on(tmp_path, enabled):
+def test_the_tracer_is_loaded_only_when_tracing_is_on(enabled):
     """Without an Agent (DD_TRACE_ENABLED=false) a service does not load ddtrace: patched but
     disabled, it would still wrap every connection and cursor call (issue 11's profile) and add
     no DBM comment. With tracing on, psycopg2 is patched before the services import it."""
@@ -114,6 +114,6 @@ def test_the_tracer_is_loaded_only_when_tracing_is_on(tmp_path, enabled):
             "tracing.setup(settings.parse(os.environ), 'credit-payments')\nimport psycopg2\n"
             "print('ddtrace' in sys.modules, hasattr(psycopg2.connect, '__wrapped__'))")
     env = {"PGPASSWORD": "unused", "DD_TRACE_ENABLED": "true" if enabled else "false"}
-    result = run_image_once(tmp_path, env, argv=["python", "-c", code])
+    result = run_image_once(env, argv=["python", "-c", code])
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == [str(enabled), str(enabled)], result.stdout

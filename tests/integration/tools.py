@@ -1,4 +1,5 @@
-"""Where the native binaries the integration tests run live (installed by .ci/install-tools).
+"""Where the native tools live (installed by .ci/install-tools): the Pulumi CLI the real-lab tests
+drive, and the benchmarks' PostgreSQL client tools and workload virtualenv.
 
 A missing binary is a failure with the command that installs it, never a skip.
 """
@@ -23,8 +24,8 @@ def binary(name: str) -> Path:
 
 
 # The workload image installs workload/requirements.txt, and nothing else, into its Python
-# (workload/Dockerfile); .ci/install-tools builds the same into this virtualenv, which the engine
-# model runs the workload with: the package proves it stands alone on every run.
+# (workload/Dockerfile); .ci/install-tools builds the same into this virtualenv, in which the
+# benchmarks run the workload's processes on the host (to measure their CPU).
 WORKLOAD_VENV = TOOLS / "workload-venv"
 
 

@@ -1,15 +1,13 @@
-"""Helpers for the workload's integration tests: the real `python -m credit_workload` process,
-a real ddapm-test-agent, report-line parsing and the double-entry invariant checks."""
+"""Helpers for the workload's integration tests: the workload container, the Agent's image (its
+trace intake: ddapm-test-agent in the stand-in), report-line parsing and the double-entry
+invariant checks."""
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import socket
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 from credit_workload import settings
 
@@ -21,16 +19,8 @@ from tests.engine.docker import Container, ContainerConfig, Network, StopWaiting
 APM_PORT = 8126
 # The test agent imports ddtrace and aiohttp on start: seconds on a loaded machine.
 AGENT_START_TIMEOUT_S = 60
-
-REPO = Path(__file__).resolve().parents[2]
 REPORT = re.compile(r"^(?P<service>credit-\w+)\s+ops/s=(?P<rate>[\d.]+)/(?P<target>[\d.]+|max) ok=(?P<ok>\d+) "
                     r"errors=(?P<errors>\d+).*? workers=(?P<workers>\S+)$")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # What a test may set on top of the program's env: the workload's own documented settings.
@@ -46,18 +36,18 @@ def workload_env(pg=None, **overrides) -> dict:
     return env
 
 
-def run_image_once(base_dir: Path, env: dict, timeout: float = 60,
-                   argv: list[str] | None = None) -> subprocess.CompletedProcess:
+def run_image_once(env: dict, timeout: float = 60, argv: list[str] | None = None) -> subprocess.CompletedProcess:
     """The workload image's CMD (or `argv`, as `docker run IMAGE argv...`) with exactly `env`
     (beside the image's own ENV), on a network of its own, until it exits: for settings the
     container must refuse at start."""
     network = Network()
     container = Container(network, ContainerConfig(alias=topology.WORKLOAD_ALIAS, image=images.workload(), env=env,
-                                                   command=argv), Path(base_dir))
+                                                   command=argv))
     try:
         container.start()
         code = container.wait(timeout)
-        return subprocess.CompletedProcess(container.argv(), code, container.logs("stdout"), container.logs("stderr"))
+        return subprocess.CompletedProcess(argv or ["<the image's CMD>"], code, container.logs("stdout"),
+                                           container.logs("stderr"))
     finally:
         container.remove()
         network.remove()
@@ -68,10 +58,8 @@ class WorkloadRun:
     /app, its CMD), on `pg`'s network, with `overrides` of its env. With `traced`, the stack has a
     Datadog API key, so the workload sends traces to the Agent's alias; a test agent answers there."""
 
-    def __init__(self, base_dir: Path, pg, overrides: dict | None = None, name: str = "workload",
-                 traced: bool = False, network=None, stack=None, bare_env: dict | None = None):
-        self.dir = Path(base_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, pg, overrides: dict | None = None, traced: bool = False, network=None, stack=None,
+                 bare_env: dict | None = None):
         self.network = network or pg.network
         if bare_env is not None:   # `docker run` of the image with only this env: its own defaults
             config = ContainerConfig(alias=topology.WORKLOAD_ALIAS, image=images.workload(), env=bare_env)
@@ -81,7 +69,7 @@ class WorkloadRun:
             config = program.container_config(stack, topology.WORKLOAD_ALIAS, images.workload(),
                                               env_overrides=overrides or {}, may_add=WORKLOAD_SETTINGS)
         self.image = config.image
-        self.container = Container(self.network, config, self.dir / name)
+        self.container = Container(self.network, config)
         self.env = dict(config.env)
 
     def start(self) -> WorkloadRun:
@@ -109,12 +97,12 @@ class WorkloadRun:
 
     def health(self) -> subprocess.CompletedProcess:
         """The image's HEALTHCHECK command, run in the container (docker exec)."""
-        kind, *argv = self.image.healthcheck
-        assert kind == "CMD", self.image.healthcheck
+        kind, *argv = images.healthcheck(self.image)
+        assert kind == "CMD", argv
         return self.container.exec(argv, timeout=30)
 
-    def path(self, container_path: str) -> Path:
-        return self.container.path(container_path)
+    def read_text(self, container_path: str) -> str:
+        return self.container.read_text(container_path)
 
     def stdout(self) -> str:
         return self.container.logs("stdout")
@@ -149,32 +137,29 @@ class WorkloadRun:
 
 class TestAgent:
     __test__ = False   # not a pytest test class
-    """Datadog's ddapm-test-agent standing in for the Agent's APM intake: on the network's host
-    address, port 8126, known as the Agent's alias (real trace intake, /test/traces to read back)."""
+    """The Agent's image as the Agent's trace intake, on `network` under the Agent's alias, with a
+    placeholder key and DD_APM_NON_LOCAL_TRAFFIC=true (the Agent's Docker docs, for traces from
+    other containers). The stand-in image answers with ddapm-test-agent, which lists what it
+    received at /test/traces."""
 
-    def __init__(self, base_dir: Path, network):
+    def __init__(self, network):
         self.network = network
-        self.port = APM_PORT
-        self.url = f"http://{network.gateway}:{self.port}"
-        self.log_path = Path(base_dir) / "test-agent.log"
-        self.proc = None
+        config = ContainerConfig(alias=topology.AGENT_ALIAS, image=images.datadog_agent(),
+                                 env={"DD_API_KEY": TEST_DD_API_KEY, "DD_APM_NON_LOCAL_TRAFFIC": "true"})
+        self.container = Container(network, config)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.container.ip}:{APM_PORT}"
 
     def start(self) -> TestAgent:
-        exe = shutil.which("ddapm-test-agent")
-        assert exe, "ddapm-test-agent not installed (pip install -r requirements-dev.txt)"
-        with open(self.log_path, "w") as log:
-            # Its OTLP listeners default to fixed ports (4317/4318): free ones, so runs can coexist.
-            self.proc = subprocess.Popen([exe, "--port", str(self.port), "--host", self.network.gateway,
-                                          "--otlp-http-port", str(free_port()), "--otlp-grpc-port",
-                                          str(free_port()), "--snapshot-dir", str(self.log_path.parent)],
-                                         stdout=log, stderr=subprocess.STDOUT)
-        self.network.alias(topology.AGENT_ALIAS, self.network.gateway)
+        self.container.start()
 
         def answering():
-            if self.proc.poll() is not None:
-                raise StopWaiting(self.log_path.read_text()[-2000:])
+            if not self.container.running:
+                raise StopWaiting(self.container.logs()[-2000:])
             return self.traces() is not None
-        wait_for(answering, AGENT_START_TIMEOUT_S, "ddapm-test-agent answering")
+        wait_for(answering, AGENT_START_TIMEOUT_S, "the Agent's trace intake answering")
         return self
 
     def traces(self) -> list[list[dict]]:
@@ -182,14 +167,7 @@ class TestAgent:
             return json.loads(resp.read())
 
     def stop(self) -> None:
-        self.network.unalias(topology.AGENT_ALIAS)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        self.container.remove()
 
 
 # Each query returns rows only when an invariant is broken.

@@ -14,7 +14,9 @@ from datadog_api_client.model_utils import ModelComposed, ModelNormal, OpenApiMo
 from datadog_api_client.v1.model.dashboard import Dashboard
 from datadog_api_client.v1.model.monitor import Monitor
 
+from components import alerts
 from tests.unit import harness
+from workload.credit_workload import settings as workload_settings
 from tests.unit.conftest import API_KEY
 
 APP_KEY = "dd-app-key-fedcba9876543210"
@@ -80,7 +82,8 @@ def monitors_run():
 
 def test_every_monitor_loads_into_datadogs_monitor_model(monitors_run):
     monitors = monitors_run.of_type("datadog:index/monitor:Monitor")
-    assert len(monitors) == 20
+    # One per alert with a Datadog signal, PostgresDown's check-failing half, two per service: 21.
+    assert len(monitors) == sum(a.datadog for a in alerts.ALERTS) + 1 + 2 * len(workload_settings.SERVICES) == 21
     for monitor in monitors:
         assert load(api_monitor(monitor.inputs), Monitor) == [], monitor.urn
 

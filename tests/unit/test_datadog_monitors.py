@@ -11,6 +11,7 @@ import yaml
 from components import alerts
 from components.render import datadog as agent_render, datadog_monitors as render, prometheus
 from components.settings import ConfigError
+from tests.engine import datadog_check
 from tests.unit import datadog_query, harness
 from tests.unit.conftest import API_KEY
 from workload.credit_workload import settings as workload_settings
@@ -72,7 +73,7 @@ def test_a_monitor_per_alert_with_a_datadog_signal_and_two_per_service(monitors_
     database = {a.name for a in alerts.ALERTS if a.datadog}
     services = {f"{workload_settings.service_name(k)}-{kind}" for k in workload_settings.SERVICES
                 for kind in ("p95-latency", "error-rate")}
-    assert names == database | services
+    assert names == database | {render.CHECK_FAILING_KEY} | services
     assert set(monitors_run.outputs["datadogMonitorIds"].value) == names
 
 
@@ -81,6 +82,12 @@ def test_every_query_parses_and_uses_only_published_metrics(monitors_run):
         query = monitor.inputs["query"]
         if monitor.inputs["type"] == "service check":
             parsed = datadog_query.service_check_monitor(query)
+            if name == render.CHECK_FAILING_KEY:
+                # The Agent's own service check: tagged check:<name>, on the Agent's host (worker.go).
+                assert parsed["check"] == datadog_check.CHECK_STATUS, monitor.urn
+                assert set(parsed["over"]) == {"check:postgres", f"host:{_agent_env(monitors_run)['DD_HOSTNAME']}"}
+                assert parsed["by"] == ["host", "check"], monitor.urn
+                continue
             assert parsed["check"] == "postgres.can_connect", monitor.urn
             assert set(parsed["over"]) == {"env:lab", f"stack:{STACK_TAG}"}, monitor.urn
             # The API reference: "Postgres integration monitors are tagged by db, host, and port".
@@ -199,7 +206,11 @@ def test_the_agent_check_tags_and_collects_what_the_monitors_read(monitors_run):
     used = set()
     for monitor in _monitors(monitors_run).values():
         if monitor.inputs["type"] == "service check":
-            assert set(datadog_query.service_check_monitor(monitor.inputs["query"])["over"]) <= set(instance["tags"])
+            over = set(datadog_query.service_check_monitor(monitor.inputs["query"])["over"])
+            if monitor.name.endswith(render.CHECK_FAILING_KEY):   # the Agent's own check, not the instance's
+                assert over == {"check:postgres", f"host:{_agent_env(monitors_run)['DD_HOSTNAME']}"}, monitor.urn
+            else:
+                assert over <= set(instance["tags"]), monitor.urn
             continue
         for term in datadog_query.metric_monitor(monitor.inputs["query"])["terms"]:
             used.add(term["metric"])
@@ -248,7 +259,7 @@ def _promtool_labels() -> dict:
 
 
 def _query_monitors(held_only: bool) -> list:
-    return [m for m in render.database_monitors("lab", STACK_TAG, "app.datadoghq.eu")
+    return [m for m in render.database_monitors("lab", STACK_TAG, "app.datadoghq.eu", "agent-host")
             if m.type == "query alert" and (alerts.BY_NAME[m.key].for_s or not held_only)]
 
 
@@ -284,3 +295,48 @@ def test_the_query_number_is_the_threshold_at_any_precision(monkeypatch):
             assert number == float(monitor.inputs["monitorThresholds"]["critical"]), monitor.urn
             checked += 1
     assert checked >= 10
+
+
+# ---- PostgresDown when the Agent starts while the database is down (issue 19, item 3) -------------
+def _agent_env(run) -> dict:
+    agent = run.containers()["datadog-agent-container"]
+    return dict(env.split("=", 1) for env in agent.inputs["envs"] if isinstance(env, str) and "=" in env)
+
+
+def _agent_check_runs(run) -> datadog_check.CheckRuns:
+    """The postgres check of the Agent the program declares: its instance (the label) and its env."""
+    agent = run.containers()["datadog-agent-container"]
+    labels = {label["label"]: label["value"] for label in agent.inputs["labels"]}
+    (instance,) = json.loads(labels[agent_render.CHECKS_LABEL])["postgres"]["instances"]
+    env = _agent_env(run)
+    return datadog_check.CheckRuns(instance, env["DD_HOSTNAME"],
+                                   env.get("DD_INTEGRATION_CHECK_STATUS_ENABLED", "false").lower() == "true")
+
+
+def _fires(monitor, sent: list) -> bool:
+    """A service check monitor over what the Agent sent: CRITICAL at least `critical` times among the
+    last N statuses of its check that carry every tag of .over() (no status at all: no data, silent)."""
+    parsed = datadog_query.service_check_monitor(monitor.inputs["query"])
+    statuses = [status for name, status, tags in sent if name == parsed["check"] and set(parsed["over"]) <= tags]
+    return statuses[-parsed["last"]:].count(datadog_check.CRITICAL) >= int(monitor.inputs["monitorThresholds"]["critical"])
+
+
+@pytest.mark.parametrize("case,before,during", [
+    ("down as the Agent starts", 0, True),
+    ("down while the Agent runs", 3, True),
+    ("up all along", 3, False),
+])
+def test_postgres_down_fires_however_the_agent_started(monitors_run, case, before, during):
+    """The check validates its connection in its initializations, before check() sends
+    postgres.can_connect: an Agent started while PostgreSQL is down sends none. A PostgresDown
+    monitor must fire in both down cases, and none while the database is up."""
+    down_monitors = [m for m in _monitors(monitors_run).values() if "alert:PostgresDown" in m.inputs["tags"]]
+    runs = max(datadog_query.service_check_monitor(m.inputs["query"])["last"] for m in down_monitors)
+    check = _agent_check_runs(monitors_run)
+    sent = [s for _ in range(before) for s in check.run(reachable=True)]
+    sent += [s for _ in range(runs) for s in check.run(reachable=not during)]
+    fired = sorted(m.name for m in down_monitors if _fires(m, sent))
+    if during:
+        assert fired, f"{case}: no PostgresDown monitor fires ({[m.name for m in down_monitors]})"
+    else:
+        assert fired == [], f"{case}: {fired} fire"

@@ -9,9 +9,8 @@ import pytest
 import yaml
 
 from components import docker_common, postgres as postgres_component, settings as lab_settings
-from components.datadog_agent import HOST_MOUNTS
 from components.render import datadog as datadog_render
-from tests.engine import pulumi_cli, rules
+from tests.engine import datadog_check, pulumi_cli, rules
 from tests.unit.conftest import API_KEY
 from tests.unit.harness import run_program
 from tests.unit.test_secrets import env_of
@@ -154,7 +153,7 @@ def test_agent_runs_like_datadogs_docker_install(datadog_run):
     assert agent.inputs.get("cgroupnsMode") == "host", agent.urn
     assert agent.inputs.get("pidMode") == "host", agent.urn
     binds = {v["hostPath"]: (v["containerPath"], v.get("readOnly")) for v in agent.inputs["volumes"] if "hostPath" in v}
-    assert binds == {host: (inside, True) for host, inside in HOST_MOUNTS}, agent.urn
+    assert binds == {host: (inside, True) for host, inside in datadog_check.DOCKER_INSTALL_BINDS.items()}, agent.urn
     named = {v["containerPath"]: v["volumeName"] for v in agent.inputs["volumes"] if "volumeName" in v}
     assert named == {datadog_render.RUN_PATH: "credit-lab-dev-datadog-run"}, agent.urn
 

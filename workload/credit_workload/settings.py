@@ -34,6 +34,9 @@ MAX_RATE = 5000.0
 RATE_UNPACED = "max"         # WORKLOAD_RATE=max: no pacing, every worker as fast as it can (benchmarks)
 DEFAULT_REPORT_INTERVAL = 10.0
 MIN_REPORT_INTERVAL, MAX_REPORT_INTERVAL = 1.0, 3600.0
+# Seconds an operation keeps retrying a lost database before it gives up (db.py); after that the
+# service fails each next operation at once until the database answers (its circuit breaker).
+RETRY_WINDOW_S = 20.0
 DEFAULT_THREADS = 2          # worker threads (= connections) per service process
 MAX_THREADS = 8              # 5 services x 8 (+ scenario extras) stay under credit_app's CONNECTION LIMIT 84
 SERVICE_PREFIX = "credit-"
