@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "workload")]
 from credit_workload import settings
 
 from components import topology
-from tests.engine.docker import wait_for
+from tests.integration.containers import wait_for
 from tests.integration.pg import LabPostgres
 from tests.integration.tools import binary, workload_venv
 from tests.integration.workload_support import TestAgent, WorkloadRun, workload_env

@@ -250,7 +250,7 @@ def wait_healthy(client: docker.DockerClient, container_id: str, timeout_s: floa
 
 def create_unstarted(client: docker.DockerClient, inputs: dict) -> str:
     """Create, join the networks, upload each file: what the provider does before ContainerStart.
-    The component tests make their containers through this too (tests/engine/docker.py)."""
+    The component tests make their containers through this too (tests/integration/containers.py)."""
     container_id = client.api.create_container(**container_spec(client, inputs))["Id"]
     connect_networks(client.api, container_id, inputs.get("networksAdvanced") or [])
     for upload in inputs.get("uploads") or []:

@@ -1,22 +1,8 @@
-"""Rules of the engines the lab cannot run here, as data: names, defaults, host paths.
+"""Rules of the engines the lab cannot run here, as data: the Agent's host names, the provider's
+defaults, host paths on Docker Desktop and Colima. (Docker's and the CLI's name rules are no longer
+modelled: the real engine and CLI decide, in integration/test_engine_names.py.)
 Each cites its upstream source; tests/CONTRACTS.md lists them with the tests that apply them."""
 import re
-
-# pulumi/pulumi, DIY (file) backend `validateStackName` (pkg/backend/diy/backend.go, formerly
-# pkg/backend/filestate): "stack names may only contain alphanumeric, hyphens, underscores, or periods".
-PULUMI_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-
-# moby daemon/names/names.go RestrictedNamePattern; used for containers (daemon/names.go) and
-# local volumes (daemon/volume/local/local.go validateName).
-DOCKER_CONTAINER_OR_VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-# moby daemon/network.go: any non-empty name but the predefined ones.
-DOCKER_PREDEFINED_NETWORKS = ("bridge", "host", "none", "default")
-
-# distribution/reference regexp.go: path-component := [a-z0-9]+ (separator [a-z0-9]+)*, separator
-# [._]|__|[-]+; tag [\w][\w.-]{0,127}; a repository name is at most 255 characters (reference.go).
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-IMAGE_REFERENCE = re.compile(rf"^(?P<name>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)(?::(?P<tag>[\w][\w.-]{{0,127}}))?$")
-IMAGE_NAME_MAX = 255
 
 # DataDog/datadog-agent pkg/util/hostname/validate/validate.go: RFC 1123 host names, at most 255
 # characters; an invalid DD_HOSTNAME is ignored (the Agent falls back to other sources).

@@ -1,4 +1,4 @@
-"""postgres_exporter, Prometheus and the workload as the lab's containers (tests/engine/docker.py).
+"""postgres_exporter, Prometheus and the workload as the lab's containers (tests/integration/containers.py).
 
 Each is created exactly as the Pulumi program declares it (command, env, uploads, volumes, memory)
 on the image the stack pins (the exporter and Prometheus run as their images' `nobody`), the
@@ -15,8 +15,8 @@ import urllib.request
 
 from components import topology
 from components.render import prometheus as prometheus_render
-from tests.engine import images, program
-from tests.engine.docker import Container, Network, StopWaiting, Volume, wait_for
+from tests.integration import images, program
+from tests.integration.containers import Container, Network, StopWaiting, Volume, wait_for
 from tests.integration.workload_support import WorkloadRun, workload_env
 
 def http_get(url: str, timeout: float = 5.0) -> bytes:

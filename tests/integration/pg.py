@@ -1,4 +1,4 @@
-"""The lab's PostgreSQL container on the Docker Engine (tests/engine/docker.py).
+"""The lab's PostgreSQL container on the Docker Engine (tests/integration/containers.py).
 
 LabPostgres creates the `postgres` container exactly as the Pulumi program declares it (entrypoint,
 command, env, uploads with the provider's modes, shm size, stop signal, memory, data volume), on the
@@ -12,7 +12,7 @@ Where it differs from a Docker host, on purpose:
   and a test may shrink the seed below the config's minimum or drop a variable through env
   overrides of variables the program sets;
 - clients reach the server at its address on the test network, port 5432 (the lab's clients do
-  the same from their containers); no host port is published (tests/engine/docker.py says why).
+  the same from their containers); no host port is published (tests/integration/containers.py says why).
 
 Typical use (see conftest.py for the shared session fixture):
     pg = LabPostgres(seed_customers=2000); pg.start()
@@ -29,8 +29,8 @@ import psycopg2
 
 from components import postgres as postgres_component, settings as lab_settings, topology
 from components.render import postgres as render
-from tests.engine import images, program
-from tests.engine.docker import Container, Network, StopWaiting, Volume, wait_for
+from tests.integration import images, program
+from tests.integration.containers import Container, Network, StopWaiting, Volume, wait_for
 
 # Stack config key of each role's password (components/settings.py reads these).
 PASSWORD_KEYS = {topology.SUPERUSER: "postgresPassword", topology.WORKLOAD_ROLE: "workloadPassword",

@@ -1,7 +1,7 @@
 """Every panel of every provisioned dashboard shows live data, and alerts fire for real.
 
 The lab's PostgreSQL, postgres_exporter 0.17.1, Prometheus 2.53.3 and workload containers run on
-the Docker engine model (tests/engine), as the program declares them, on one network. Each panel query is expanded the way Grafana expands it and sent to Prometheus's HTTP API.
+the real Docker Engine (tests/integration/containers.py), as the program declares them, on one network. Each panel query is expanded the way Grafana expands it and sent to Prometheus's HTTP API.
 """
 import contextlib
 import math

@@ -10,7 +10,7 @@ import uuid
 
 from components import topology
 from components.render import datadog as render
-from tests.engine.docker import wait_for
+from tests.integration.containers import wait_for
 
 LOG_WRITE_TIMEOUT_S = 10
 

@@ -8,8 +8,9 @@ import pytest
 
 from components import topology
 from components.render import datadog as datadog_render
-from tests.engine import datadog_check, images, program
-from tests.engine.docker import Container, Network, Volume
+from tests.engine import datadog_check
+from tests.integration import images, program
+from tests.integration.containers import Container, Network, Volume
 
 
 def _uid_of(pid: int) -> int:

@@ -1,11 +1,11 @@
-"""postgres_exporter 0.17 as the lab's container (tests/engine): as `nobody`, with the flags and
+"""postgres_exporter 0.17 as the lab's container on the real engine (tests/integration/containers.py): as `nobody`, with the flags and
 environment the program declares, on the PostgreSQL container's network."""
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from components import topology
 from components.render import exporter
-from tests.engine.docker import Network
+from tests.integration.containers import Network
 from tests.integration.obs_servers import Exporter, http_get
 
 

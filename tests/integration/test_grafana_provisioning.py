@@ -13,7 +13,7 @@ import yaml
 from components import settings as lab_settings, topology, versions
 from components.render import grafana, prometheus
 from components.render.dashboards import postgresql
-from tests.engine import program
+from tests.integration import program
 
 # The Prometheus version of the default stack: what its datasource declares.
 PROMETHEUS_VERSION = versions.parse("prometheusImage", lab_settings.declarations()["prometheusImage"]["default"]).text

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from components.settings import declarations
-from tests.engine import images
-from tests.engine.docker import run_once
+from tests.integration import images
+from tests.integration.containers import run_once
 
 IMAGES = {"postgresImage": images.postgres, "exporterImage": images.exporter, "prometheusImage": images.prometheus}
 

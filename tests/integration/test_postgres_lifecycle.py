@@ -1,4 +1,4 @@
-"""Init and restart of the real container (tests/engine): idempotent scripts, new passwords reach an
+"""Init and restart of the real container (tests/integration/containers.py): idempotent scripts, new passwords reach an
 existing data volume, missing settings stop the container with a clear message, the healthcheck
 waits for the end of init."""
 import os
@@ -7,7 +7,7 @@ import psycopg2
 import pytest
 
 from components import topology
-from tests.engine.docker import StopWaiting, wait_for
+from tests.integration.containers import StopWaiting, wait_for
 from tests.integration.pg import READY_TIMEOUT_S, InitError, LabPostgres
 
 ROLES = tuple(topology.PASSWORD_ENV)

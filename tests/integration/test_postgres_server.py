@@ -8,7 +8,7 @@ import pytest
 
 from components import topology
 from components.render import postgres as render
-from tests.engine.docker import wait_for
+from tests.integration.containers import wait_for
 
 # The server writes a line as soon as the statement ends; the container log gets it at once.
 LOG_WRITE_TIMEOUT_S = 10

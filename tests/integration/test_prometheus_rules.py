@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from components.render import prometheus
-from tests.engine import images
-from tests.engine.docker import run_once
+from tests.integration import images
+from tests.integration.containers import run_once
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_TESTS = REPO / "configs" / "prometheus" / "tests"

@@ -10,7 +10,7 @@ import pytest
 from credit_workload import settings
 
 from components import topology
-from tests.engine.docker import StopWaiting, wait_for
+from tests.integration.containers import StopWaiting, wait_for
 from tests.integration.pg import LabPostgres
 from tests.integration.workload_support import (
     WorkloadRun,

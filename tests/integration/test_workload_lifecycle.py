@@ -7,8 +7,8 @@ import subprocess
 import pytest
 from credit_workload import settings
 
-from tests.engine import program
-from tests.engine.docker import Network, wait_for
+from tests.integration import program
+from tests.integration.containers import Network, wait_for
 from tests.integration.workload_support import WorkloadRun, run_image_once, workload_env
 
 # Services connect and prepare before they report.

@@ -9,7 +9,7 @@ from credit_workload.services import payments, scoring, statements
 from credit_workload.services.applications import STORM_OPENS_PER_SECOND
 
 from components import topology
-from tests.engine.docker import StopWaiting, wait_for
+from tests.integration.containers import StopWaiting, wait_for
 from tests.integration.workload_support import WorkloadRun, workload_env
 
 # A low rate on purpose: each signature must come from the scenario, not from load.

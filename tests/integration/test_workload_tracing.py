@@ -9,7 +9,7 @@ import pytest
 from credit_workload import settings
 
 from components import topology
-from tests.engine.docker import wait_for
+from tests.integration.containers import wait_for
 from tests.integration.workload_support import TestAgent, WorkloadRun, run_image_once, workload_env
 
 # ddtrace flushes every second; the test agent decodes and stores each payload as it arrives.

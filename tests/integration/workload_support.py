@@ -12,8 +12,8 @@ import urllib.request
 from credit_workload import settings
 
 from components import topology
-from tests.engine import images, program
-from tests.engine.docker import Container, ContainerConfig, Network, StopWaiting, wait_for
+from tests.integration import images, program
+from tests.integration.containers import Container, ContainerConfig, Network, StopWaiting, wait_for
 
 # ddtrace's default agent port: the workload sets only DD_AGENT_HOST (the Agent's alias).
 APM_PORT = 8126

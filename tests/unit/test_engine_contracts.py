@@ -120,23 +120,13 @@ def test_readme_states_the_log_cap():
     assert f"{docker_common.log_limit_mb()} MB of log per container" in README
 
 
-# ---- Docker and Datadog: names -----------------------------------------------------------------
+# ---- Datadog: the Agent's host name (Docker's and the CLI's names: integration/test_engine_names.py) --
 STACK_NAMES = ["dev", "Dev", "my_stack", "Team.A-1", "x" * 100]
 
 
 @pytest.mark.parametrize("stack", STACK_NAMES)
-def test_every_name_is_valid_for_docker_and_datadog_whatever_the_stack_name(stack):
-    assert rules.PULUMI_STACK_NAME.match(stack), stack
+def test_the_agent_host_name_is_valid_for_datadog_whatever_the_stack_name(stack):
     run = run_program(secret={"ddApiKey": API_KEY}, stack=stack)
-    for resource in run.resources:
-        kind = resource.type
-        if kind in ("docker:index/container:Container", "docker:index/volume:Volume"):
-            assert rules.DOCKER_CONTAINER_OR_VOLUME_NAME.match(resource.inputs["name"]), resource.urn
-        elif kind == "docker:index/network:Network":
-            assert resource.inputs["name"] and resource.inputs["name"] not in rules.DOCKER_PREDEFINED_NETWORKS
-        elif kind == "docker:index/image:Image":
-            name = resource.inputs["imageName"]
-            assert rules.IMAGE_REFERENCE.match(name) and len(name) <= rules.IMAGE_NAME_MAX, f"{resource.urn}: {name}"
     agent = run.containers()["datadog-agent-container"]
     hostname = env_of(agent)["DD_HOSTNAME"]
     assert rules.AGENT_HOSTNAME.match(hostname) and len(hostname) <= rules.AGENT_HOSTNAME_MAX, agent.urn

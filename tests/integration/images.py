@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 
 from components import settings
-from tests.engine import docker_provider, program
-from tests.engine.docker import _client
+from tests.engine import docker_provider
+from tests.integration import program
+from tests.integration.containers import _client
 
 
 def pinned(key: str) -> str:

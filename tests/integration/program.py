@@ -1,5 +1,5 @@
 """What `pulumi up` would create each container with: the real __main__.py under Pulumi's mocks
-(tests/unit/harness.py), read back as ContainerConfigs for tests/engine/docker.py. The integration
+(tests/unit/harness.py), read back as ContainerConfigs for tests/integration/containers.py. The integration
 tests run containers from this, never from a second copy of a flag, a path or an env var.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ import functools
 import json
 from typing import Mapping
 
-from tests.engine.docker import ContainerConfig, Volume
+from tests.integration.containers import ContainerConfig, Volume
 from tests.unit import harness
 
 
