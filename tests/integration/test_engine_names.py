@@ -53,7 +53,7 @@ def _declared_names(stack: str) -> dict[str, list[str]]:
 def _remove(client: docker.DockerClient, names: dict[str, list[str]]) -> None:
     for name in names["container"]:
         for container in client.containers.list(all=True, filters={"name": f"^/{name}$"}):
-            container.remove(force=True)
+            container.remove(force=True, v=True)   # its anonymous volumes too (the image declares VOLUME)
     for name in names["volume"]:
         for volume in client.volumes.list(filters={"name": f"^{name}$"}):
             volume.remove(force=True)
