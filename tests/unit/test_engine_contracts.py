@@ -148,13 +148,18 @@ def test_agent_runs_like_datadogs_docker_install(datadog_run):
     assert named == {datadog_render.RUN_PATH: "credit-lab-dev-datadog-run"}, agent.urn
 
 
+# How README's prerequisites name each Docker the lab runs on, and its key in rules.HOST_PATHS.
+README_PLATFORMS = {"Docker Engine on Linux": "linux", "Docker Desktop": "docker-desktop", "Colima": "colima"}
+
+
 def test_every_host_path_exists_where_readme_says_the_lab_runs(datadog_run):
-    for container in datadog_run.containers().values():
-        for volume in container.inputs.get("volumes", []):
-            host = volume.get("hostPath")
-            if host is None:
-                continue
-            assert host not in rules.NOT_PORTABLE_HOST_PATHS, f"{container.urn}: {host}"
-            where = rules.HOST_PATHS.get(host)
-            assert where and set(where) == {"linux", "docker-desktop", "colima"}, \
-                f"{container.urn}: {host} is not known to exist on Linux, Docker Desktop and Colima"
+    prerequisites = README.split("## Prerequisites", 1)[1].split("\n## ", 1)[0]
+    platforms = {key for words, key in README_PLATFORMS.items() if words in prerequisites}
+    assert platforms == set(README_PLATFORMS.values()), f"README's prerequisites name {sorted(platforms)}"
+    mounted = [(container.urn, volume["hostPath"]) for container in datadog_run.containers().values()
+               for volume in container.inputs.get("volumes", []) if "hostPath" in volume]
+    assert mounted, "no container bind-mounts a host path: nothing to check"
+    for urn, host in mounted:
+        assert host not in rules.NOT_PORTABLE_HOST_PATHS, f"{urn}: {host}"
+        where = set(rules.HOST_PATHS.get(host, ()))
+        assert platforms <= where, f"{urn}: {host} is not known to exist on {sorted(platforms - where)}"
