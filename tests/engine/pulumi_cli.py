@@ -1,11 +1,12 @@
 """What the Pulumi CLI checks between Pulumi.yaml and a stack's Pulumi.<stack>.yaml before it runs
-the program, and what `pulumi config set` writes. Mocks skip all of it.
+the program. Mocks skip it; a real preview checks it, but not with README's Datadog keys set (the
+datadog provider cannot be built here). `pulumi config set` itself is the real CLI's
+(integration/test_readme_commands.py).
 
 Source: pulumi/pulumi `pkg/workspace/config.go` (v3.254+; `sdk/go/common/workspace/config.go`
 before), `mergeConfig` / `ValidateStackConfigAndApplyProjectConfig`, and
-`sdk/go/common/workspace/project.go` (`Project.Validate`, `ValidateConfigValue`); `pulumi config
-set`: `pkg/cmd/pulumi/config/config.go` (configSetCmd, looksLikeSecret). Read at v3.200.0 and
-v3.259.0. The rules, in the CLI's words:
+`sdk/go/common/workspace/project.go` (`Project.Validate`, `ValidateConfigValue`). Read at
+v3.200.0 and v3.259.0. The rules, in the CLI's words:
 - a project key (no namespace, or `<project>:`) declared with neither `default` nor `value` and not
   set on the stack: "Stack '<stack>' is missing configuration value(s) '<key>'";
 - a typed key declared `secret: true` set in plain: "... must be encrypted as it's secret";
@@ -13,19 +14,13 @@ v3.259.0. The rules, in the CLI's words:
   integer = strconv.Atoi, boolean = "true"/"false", string = anything);
 - in Pulumi.yaml: a typed default of the wrong type, `default` and `value` together, and a key of
   another namespace with a type or a default are errors;
-- keys on the stack that the project does not declare are neither refused nor warned about;
-- `pulumi config set KEY VALUE` without --secret refuses a value that "looks like a secret" under
-  a key matching (?i)passwd|pass|password|pwd|secret|token.
+- keys on the stack that the project does not declare are neither refused nor warned about.
 """
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 
 import yaml
-
-SECRET_KEY = re.compile(r"(?i)passwd|pass|password|pwd|secret|token")
 
 
 class Secure(str):
@@ -99,24 +94,3 @@ def stack_errors(project: dict, stack: str, config: dict) -> list[str]:
         quoted = " and ".join(f"'{k}'" for k in missing)
         errors.insert(0, f"Stack '{stack}' is missing configuration value{'s' if len(missing) > 1 else ''} {quoted}")
     return errors
-
-
-def _looks_like_secret(key: str, value: str) -> bool:
-    """configSetCmd's looksLikeSecret: a secret-ish key and a high-entropy value (first 16 chars)."""
-    if not SECRET_KEY.search(key):
-        return False
-    sample = value[:16]
-    if not sample:
-        return False
-    counts = Counter(sample)
-    per_char = -sum(c / len(sample) * math.log2(c / len(sample)) for c in counts.values())
-    total = per_char * len(sample)
-    return total >= 80 or (total >= 40 and per_char >= 3.0)
-
-
-def config_set(config: dict, key: str, value: str, secret: bool = False, plaintext: bool = False) -> dict:
-    """`pulumi config set [--secret|--plaintext] KEY VALUE`: never checks Pulumi.yaml."""
-    if not secret and not plaintext and _looks_like_secret(key, value):
-        raise ValueError(f"config value for '{key}' looks like a secret; rerun with --secret to encrypt it, "
-                         "or --plaintext if you meant to store in plaintext")
-    return {**config, key: Secure(value) if secret else value}

@@ -2,7 +2,6 @@
 the provider's create timeout, Docker's name rules and log driver, Datadog's Docker install.
 Each rule is modelled in tests/engine (sources there and in tests/CONTRACTS.md)."""
 import re
-import shlex
 from pathlib import Path
 
 import pytest
@@ -48,33 +47,6 @@ def test_a_new_stack_without_a_stack_file_passes_the_cli_config_check():
 def test_optional_secrets_are_not_required_by_the_cli():
     declared = set(PROJECT["config"])
     assert not declared & set(lab_settings.OPTIONAL_SECRETS), "a declared key without default is required"
-
-
-def _readme_config_commands() -> list[list[str]]:
-    """Every `pulumi config set ...` README shows, in shell blocks and inline, as argv, in order."""
-    lines = []
-    for block, inline in re.findall(r"```bash\n(.*?)```|`(pulumi config set [^`\n]+)`", README, re.S):
-        lines += [line.split(" #", 1)[0].strip() for line in block.splitlines()] if block else [inline]
-    return [shlex.split(line.replace("<your API key>", "PLACEHOLDER").replace("$HOME", "/home/me"))
-            for line in lines if line.startswith("pulumi config set ") and " KEY " not in line]
-
-
-def test_readme_config_commands_pass_the_cli_one_after_the_other():
-    """README's quick start, then every `pulumi config set` it shows, on the dev stack: none is
-    refused by `config set`, and `pulumi up` would accept the stack after each."""
-    commands = _readme_config_commands()
-    assert len(commands) >= 3, commands
-    config = pulumi_cli.stack_config((ROOT / "Pulumi.dev.yaml").read_text())
-    assert pulumi_cli.stack_errors(PROJECT, "dev", config) == []     # quick start: no config set at all
-    documented = {*PROJECT["config"], *lab_settings.OPTIONAL_SECRETS}
-    for argv in commands:
-        secret = "--secret" in argv
-        key, *value = [a for a in argv[3:] if not a.startswith("--")]
-        assert key in documented or ":" in key, f"README sets {key}, which README's table does not document"
-        value = value[0] if value and value[0] not in ("…", "PLACEHOLDER") else \
-            str(PROJECT["config"].get(key, {}).get("default", "sample-value-0123456789"))
-        config = pulumi_cli.config_set(config, key, value, secret=secret)
-        assert pulumi_cli.stack_errors(PROJECT, "dev", config) == [], " ".join(argv)
 
 
 def test_the_cli_rule_catches_a_required_key():
