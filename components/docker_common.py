@@ -66,8 +66,26 @@ def pinned_image(name: str, reference: str, parent: pulumi.Resource) -> docker.R
                               opts=pulumi.ResourceOptions(parent=parent))
 
 
-# How often Docker probes a service's health, and how long it gives each probe; PostgreSQL has its own.
-HEALTHCHECK_INTERVAL, HEALTHCHECK_TIMEOUT, HEALTHCHECK_RETRIES = "10s", "5s", 3
+# How often Docker probes a service's health, and how long it gives each probe (seconds); PostgreSQL
+# has its own.
+HEALTHCHECK_INTERVAL_S, HEALTHCHECK_TIMEOUT_S, HEALTHCHECK_RETRIES = 10, 5, 3
+
+
+def go_duration(seconds: int) -> str:
+    """Whole seconds as Go's time.Duration.String() writes them: "5s", "1m30s", "30m0s", "1h0m0s".
+    The docker provider reads a container's healthcheck back from Docker in this form after every
+    create and refresh (kreuzwerker/terraform-provider-docker v4.5.0,
+    resource_docker_container_funcs.go 960-969: `Interval.String()`), so declaring it in any other
+    form ("1800s") plans an update after every `up`."""
+    if seconds < 0 or seconds != int(seconds):
+        raise ValueError(f"go_duration takes whole non-negative seconds, got {seconds!r}")
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
 
 
 def rendered(render: Callable, *inputs: pulumi.Input) -> pulumi.Output:
@@ -104,18 +122,35 @@ def uploads(files: Iterable[Upload]) -> list[docker.ContainerUploadArgs]:
             for u in sorted(files, key=lambda u: u.path)]
 
 
-def healthcheck(tests: list[str]) -> docker.ContainerHealthcheckArgs:
-    """A service's Docker healthcheck with the lab's timings."""
-    return docker.ContainerHealthcheckArgs(tests=tests, interval=HEALTHCHECK_INTERVAL,
-                                           timeout=HEALTHCHECK_TIMEOUT, retries=HEALTHCHECK_RETRIES)
+def healthcheck(tests: list[str], interval_s: int = HEALTHCHECK_INTERVAL_S, timeout_s: int = HEALTHCHECK_TIMEOUT_S,
+                retries: int = HEALTHCHECK_RETRIES, start_period_s: int = 0) -> docker.ContainerHealthcheckArgs:
+    """A Docker healthcheck, every duration declared in the form the provider reads back (go_duration),
+    start_interval included (Docker 25's field: older engines ignore it and report 0s)."""
+    return docker.ContainerHealthcheckArgs(
+        tests=tests, interval=go_duration(interval_s), timeout=go_duration(timeout_s), retries=retries,
+        start_period=go_duration(start_period_s), start_interval=go_duration(0))
+
+
+# Every change to a container replaces it, where the provider would update some in place, for two
+# reasons found on the real provider (issue 25):
+# - its Update sends Docker only the resources and the restart policy
+#   (resource_docker_container_funcs.go 991-1077): a new healthcheck would be recorded in the state and
+#   never reach the running container;
+# - a create that fails after Docker made the container (a host port another process holds) leaves it
+#   in the state with an init error, and where the provider's Diff then finds nothing to replace (the
+#   PostgreSQL container, which declares its command and entrypoint) the engine's follow-up update
+#   leaves it created and never started. "*" is what makes the engine replace a resource with init
+#   errors (pulumi pkg/resource/deploy/step_generator.go applyReplaceOnChanges, initErrorSpecialKey).
+REPLACE_ON_CHANGES = ["*"]
 
 
 def container_options(parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
                       timeouts: Optional[pulumi.CustomTimeouts] = None) -> pulumi.ResourceOptions:
     """Named containers must be deleted before their replacement is created (same name, same
-    host port); most Container fields force a replacement (pulumi-docker #1356)."""
+    host port); most Container fields force a replacement (pulumi-docker #1356), and so do the
+    ones the provider's update would not apply (REPLACE_ON_CHANGES)."""
     return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), delete_before_replace=True,
-                                  custom_timeouts=timeouts)
+                                  replace_on_changes=REPLACE_ON_CHANGES, custom_timeouts=timeouts)
 
 
 def depends_on(opts: Optional[pulumi.ResourceOptions]) -> list[pulumi.Resource]:
@@ -155,7 +190,7 @@ def lab_container(parent: pulumi.Resource, name: str, args: ContainerArgs, alias
                   internal_port: Optional[int] = None, timeouts: Optional[pulumi.CustomTimeouts] = None,
                   **fields) -> docker.Container:
     """A lab container: named `<prefix>-<alias>`, on the lab network under `alias`, with its
-    memory limit, restart policy and rotated log, replaced safely, after what the component
+    memory limit and no swap, restart policy and rotated log, replaced safely, after what the component
     (`opts`) depends on, and (for PublishedContainerArgs) its `internal_port` published on the bind
     address. `fields` are the container's own settings."""
     if isinstance(args, PublishedContainerArgs) and internal_port is not None:
@@ -166,6 +201,10 @@ def lab_container(parent: pulumi.Resource, name: str, args: ContainerArgs, alias
         image=image,
         networks_advanced=attach(args.network_name, alias),
         memory=MEMORY_MB[alias],
+        # No swap: a database lab that swaps shows disk waits that are not the database's. Declared,
+        # because Docker otherwise gives 2 x memory, which the provider reads back after create
+        # (funcs.go 940-944) and the next `up` would plan to remove.
+        memory_swap=MEMORY_MB[alias],
         restart=RESTART_POLICY,
         log_driver=LOG_DRIVER,
         log_opts={"max-size": f"{LOG_MAX_SIZE_MB}m", "max-file": str(LOG_MAX_FILES)},

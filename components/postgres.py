@@ -1,6 +1,7 @@
 """PostgreSQL 15: tuned server flags, init scripts, a named data volume, waited on until healthy."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pulumi
@@ -9,13 +10,26 @@ import pulumi_docker as docker
 from components import docker_common as dc, topology
 from components.render import datadog as datadog_render, postgres as render
 
-# A first start initializes and seeds the database before it reports healthy (minutes at the
-# default scale); pulumi-docker's default wait of 60 s is far too short.
-FIRST_INIT_TIMEOUT_S = 1800
-# The wait runs inside the container's create, which the provider bounds by the resource's create
-# timeout: 20 minutes unless set (terraform-provider-docker, resource_docker_container.go). Give
-# create (and update, for in-place changes) the whole wait plus time to create and start.
-CREATE_TIMEOUT_S = FIRST_INIT_TIMEOUT_S + 300
+# A first start runs initdb, the schema and the seed before it reports healthy. `up` waits for it
+# (pulumi-docker's default wait of 60 s is too short for a seed), but no longer than a first start
+# can take: the provider polls until `wait_timeout` even when the server has exited
+# (resource_docker_container_funcs.go 590-627), so a PostgreSQL that cannot start keeps `up` waiting
+# exactly this long before it says anything. Measured (bench/bench_init.py, 2 cores): 21.8 s at
+# 100,000 customers, of which the seed 19.2 s, about 0.2 s per 1,000 customers and linear in them.
+INIT_BASE_S = 60                        # initdb, schema, server start, first probes; a slow disk
+SEED_MS_PER_1000_CUSTOMERS = 200        # measured
+SLOWER_MACHINE_FACTOR = 3               # a busy laptop, Docker Desktop's VM
+# After the wait, time to create, upload and start: create (and update) timeouts cover both. The
+# provider bounds create by the resource's create timeout, 20 minutes unless set
+# (terraform-provider-docker, resource_docker_container.go).
+CREATE_MARGIN_S = 300
+
+
+def first_init_timeout_s(seed_customers: int) -> int:
+    """How long `up` waits for a new PostgreSQL to be healthy: two minutes at the default seed,
+    about 21 at the largest (2,000,000 customers)."""
+    seed_ms = SLOWER_MACHINE_FACTOR * SEED_MS_PER_1000_CUSTOMERS * seed_customers // 1000
+    return INIT_BASE_S + math.ceil(seed_ms / 1000)
 
 
 @dataclass
@@ -46,7 +60,8 @@ class Postgres(pulumi.ComponentResource):
 
         secret_env = {topology.PASSWORD_ENV[role]: password for role, password in args.passwords.items()}
         entrypoint = render.container_entrypoint()
-        timeout = f"{CREATE_TIMEOUT_S // 60}m"
+        wait_s = first_init_timeout_s(args.seed_customers)
+        timeout = f"{math.ceil((wait_s + CREATE_MARGIN_S) / 60)}m"
 
         container = dc.lab_container(
             self, name, args, topology.POSTGRES_ALIAS, image.image_id, opts, internal_port=topology.POSTGRES_PORT,
@@ -56,11 +71,11 @@ class Postgres(pulumi.ComponentResource):
             envs=dc.env_list({topology.SEED_CUSTOMERS_ENV: str(args.seed_customers)}, secret_env),
             uploads=dc.uploads(render.container_uploads()),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=render.DATA_DIR)],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=render.healthcheck_command(), interval="5s", timeout="5s", retries=5,
-                start_period=f"{FIRST_INIT_TIMEOUT_S}s"),
+            # Probes failing while the seed runs do not count until the wait is over.
+            healthcheck=dc.healthcheck(render.healthcheck_command(), interval_s=5, timeout_s=5, retries=5,
+                                       start_period_s=wait_s),
             wait=True,
-            wait_timeout=FIRST_INIT_TIMEOUT_S,
+            wait_timeout=wait_s,
             # Parallel query workers share memory through /dev/shm; Docker's 64 MB is too small.
             shm_size=256,
             # The Datadog Agent (when there is one) collects this container's log: slow

@@ -27,7 +27,7 @@ import secrets
 
 import psycopg2
 
-from components import postgres as postgres_component, settings as lab_settings, topology
+from components import settings as lab_settings, topology
 from components.render import postgres as render
 from tests.integration import images, program
 from tests.integration.containers import Container, Network, StopWaiting, Volume, wait_for
@@ -35,9 +35,6 @@ from tests.integration.containers import Container, Network, StopWaiting, Volume
 # Stack config key of each role's password (components/settings.py reads these).
 PASSWORD_KEYS = {topology.SUPERUSER: "postgresPassword", topology.WORKLOAD_ROLE: "workloadPassword",
                  topology.DATADOG_ROLE: "datadogPassword", topology.EXPORTER_ROLE: "exporterPassword"}
-# The longest a first start may take before `pulumi up` gives up (the component's own bound).
-READY_TIMEOUT_S = postgres_component.FIRST_INIT_TIMEOUT_S
-
 # A healthy server accepts in milliseconds; this only turns a lost SYN or peer into an error.
 CLIENT_CONNECT_TIMEOUT_S = 10
 
@@ -80,6 +77,12 @@ class LabPostgres:
         return program.container_config(self.stack(), topology.POSTGRES_ALIAS, images.postgres(),
                                         env_overrides=overrides, volumes={render.DATA_DIR: self.volume})
 
+    @property
+    def ready_timeout_s(self) -> int:
+        """The longest a first start may take before `pulumi up` gives up: the container's declared
+        `wait_timeout` for this server's seed."""
+        return program.container_inputs(self.stack(), topology.POSTGRES_ALIAS)["waitTimeout"]
+
     def healthcheck_test(self) -> list[str]:
         return program.healthcheck_of(program.container_inputs(self.stack(), topology.POSTGRES_ALIAS))
 
@@ -106,7 +109,7 @@ class LabPostgres:
                                 f"{self.container.logs()[-4000:]}")
             return self.container.healthcheck(test)
         try:
-            wait_for(healthy, READY_TIMEOUT_S, "postgres container healthy", interval=0.2)
+            wait_for(healthy, self.ready_timeout_s, "postgres container healthy", interval=0.2)
         except InitError:
             self._retire()
             raise

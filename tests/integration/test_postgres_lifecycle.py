@@ -8,7 +8,7 @@ import pytest
 
 from components import topology
 from tests.integration.containers import StopWaiting, wait_for
-from tests.integration.pg import READY_TIMEOUT_S, InitError, LabPostgres
+from tests.integration.pg import InitError, LabPostgres
 
 ROLES = tuple(topology.PASSWORD_ENV)
 # Seeds for ~2 s on 2 cores: long enough to sample the healthcheck many times during the seed.
@@ -188,7 +188,7 @@ def test_healthcheck_stays_red_while_the_entrypoint_seeds():
                 during_seed.append(healthy)
             return len(during_seed) >= 3
         try:
-            wait_for(sample, READY_TIMEOUT_S, "three healthcheck samples during the seed", interval=0.05)
+            wait_for(sample, server.ready_timeout_s, "three healthcheck samples during the seed", interval=0.05)
         except StopWaiting:
             pass
         assert during_seed, "no sample fell inside the seed: raise SEED_LONG_ENOUGH_TO_SAMPLE"

@@ -64,6 +64,7 @@ class Registration:
     parent: str
     dependencies: list[str]
     delete_before_replace: bool
+    replace_on_changes: list[str]
     custom_timeouts: dict  # create/update/delete as the engine gets them (e.g. {"create": "35m"})
     provider: str          # the explicit provider reference ("<urn>::<id>"), "" for the default
     raw: dict            # serialized inputs, secret markers kept
@@ -83,6 +84,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=response.urn, type=request.type, name=request.name, parent=request.parent,
                 dependencies=list(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
+                replace_on_changes=list(request.replaceOnChanges),
                 custom_timeouts=json_format.MessageToDict(request.customTimeouts), provider=request.provider,
                 raw=raw, inputs=unwrap(raw)))
         return response
