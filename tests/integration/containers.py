@@ -39,7 +39,7 @@ OWNER_LABEL = "credit-lab.test-owner"
 # as the caller allows, and the client's read timeout is set from that (see _api).
 API_TIMEOUT_S = 60
 # The program's container inputs a component test passes on as declared (see the module docstring).
-PASSED_THROUGH = ("memory", "logDriver", "logOpts", "healthcheck", "labels", "shmSize", "stopSignal",
+PASSED_THROUGH = ("memory", "memorySwap", "logDriver", "logOpts", "healthcheck", "labels", "shmSize", "stopSignal",
                   "stopTimeout", "cgroupnsMode", "pidMode")
 _numbers = itertools.count(1)
 

@@ -15,6 +15,7 @@ the same stack left on the engine.
 from __future__ import annotations
 
 import contextlib
+import os
 import runpy
 import secrets
 import shutil
@@ -76,6 +77,7 @@ def remove_leftovers(client: docker.DockerClient) -> None:
         if _is_ours(network.name):
             network.remove()
     STACK_FILE.unlink(missing_ok=True)
+    CODE_CHANGE.unlink(missing_ok=True)
 
 
 def ports_in_use(bind_address: str = "127.0.0.1") -> list[int]:
@@ -104,6 +106,11 @@ class Lab:
     def output(self, name: str):
         return self.outputs[name].value
 
+    def up(self, log=None) -> "Lab":
+        """`pulumi up` of this stack; raises the CLI's error (with the provider's) on failure."""
+        self.outputs = self.stack.up(on_output=log or (lambda line: None), color="never").outputs
+        return self
+
     def resources(self, type_token: str) -> list[dict]:
         """The stack's resources of one type, from the state the CLI wrote."""
         deployment = self.stack.export_stack().deployment
@@ -113,6 +120,24 @@ class Lab:
         """The stack's containers on the engine, by name."""
         client = engine()
         return {c.name: c for c in client.containers.list(all=True) if _is_ours(c.name)}
+
+
+# A folder holding real provider binaries (pulumi-resource-docker, pulumi-resource-random) where a
+# contributor has them, to run these tests against the real providers instead of the stand-in.
+REAL_PROVIDERS_ENV = "CREDIT_LAB_PROVIDER_DIR"
+
+
+def provider_binary(package: str, home: Path) -> Path:
+    """The plugin `pulumi-resource-<package>` the test stack runs: the real one from
+    $CREDIT_LAB_PROVIDER_DIR where present, else a wrapper that starts the stand-in."""
+    real = Path(os.environ.get(REAL_PROVIDERS_ENV, "/nonexistent")) / f"pulumi-resource-{package}"
+    if real.is_file():
+        return real
+    wrapper = home / f"pulumi-resource-{package}"
+    wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m tests.engine.provider_plugin "
+                       f"{package} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper
 
 
 def workspace(home: Path) -> auto.LocalWorkspaceOptions:
@@ -129,12 +154,8 @@ def workspace(home: Path) -> auto.LocalWorkspaceOptions:
     (home / "state").mkdir(parents=True)
     command = auto.PulumiCommand(root=str(cli.parent.parent))
     for package in ("docker", "random"):
-        wrapper = home / f"pulumi-resource-{package}"
-        wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m tests.engine.provider_plugin "
-                           f"{package} \"$@\"\n")
-        wrapper.chmod(0o755)
         command.run(["plugin", "install", "resource", package, provider_plugin.plugin_version(package),
-                     "--file", str(wrapper)], str(REPO), env)
+                     "--file", str(provider_binary(package, home))], str(REPO), env)
     return auto.LocalWorkspaceOptions(work_dir=str(REPO), pulumi_home=str(home), env_vars=env,
                                       pulumi_command=command)
 
@@ -166,14 +187,20 @@ def preview_error(config: dict[str, str]) -> tuple[str, int]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def up(config: dict[str, str] | None = None, secret: dict[str, str] | None = None, log=None) -> Lab:
-    """`pulumi up` of the test stack; raises the CLI's error (with the provider's) on failure."""
-    busy = ports_in_use()
+def prepare(config: dict[str, str] | None = None, secret: dict[str, str] | None = None,
+            allow_busy: tuple[int, ...] = ()) -> Lab:
+    """The test stack with its config, in a new home and backend, nothing deployed yet. A test
+    port taken by anything but `allow_busy` stops it before it starts."""
+    busy = [port for port in ports_in_use() if port not in allow_busy]
     if busy:
         raise RuntimeError(f"host ports {busy} of the test stack are taken by another process or stack")
     stack, home = _stack(STACK, config, secret)
-    result = stack.up(on_output=log or (lambda line: None), color="never")
-    return Lab(stack, result.outputs, home)
+    return Lab(stack, {}, home)
+
+
+def up(config: dict[str, str] | None = None, secret: dict[str, str] | None = None, log=None) -> Lab:
+    """`pulumi up` of a new test stack; raises the CLI's error (with the provider's) on failure."""
+    return prepare(config, secret).up(log)
 
 
 @contextlib.contextmanager
@@ -196,6 +223,40 @@ def destroy(lab: Lab, log=None) -> None:
     lab.stack.workspace.remove_stack(STACK)
     STACK_FILE.unlink(missing_ok=True)
     shutil.rmtree(lab.home, ignore_errors=True)
+
+
+# ---- what a preview plans, and a change to the workload's code ----------------------------------
+# The engine's steps of one replacement (replace, then create-replacement and delete-replaced, in the
+# order delete_before_replace gives): one "replace" to the tests.
+REPLACEMENT_STEPS = {"replace", "create-replacement", "delete-replaced"}
+
+
+def planned_steps(stack: auto.Stack, **preview_args) -> dict[str, str]:
+    """`pulumi preview`: the operation planned for each resource (URN -> same, create, update,
+    replace, delete ...), from the engine's own events."""
+    steps: dict[str, set[str]] = {}
+
+    def on_event(event) -> None:
+        if event.resource_pre_event is not None:
+            metadata = event.resource_pre_event.metadata
+            steps.setdefault(metadata.urn, set()).add(str(metadata.op.value))
+    stack.preview(color="never", on_event=on_event, **preview_args)
+    return {urn: "replace" if ops & REPLACEMENT_STEPS else "/".join(sorted(ops)) for urn, ops in steps.items()}
+
+
+# A new one-line module in the workload's package: a change under workload/ like any code change, and
+# one a killed run cannot leave behind in a tracked file (it is removed before and after, and ignored).
+CODE_CHANGE = REPO / "workload" / "credit_workload" / "_change_probe.py"
+
+
+@contextlib.contextmanager
+def workload_code_changed():
+    CODE_CHANGE.unlink(missing_ok=True)
+    CODE_CHANGE.write_text(f"CHANGED = {secrets.token_hex(4)!r}\n")
+    try:
+        yield CODE_CHANGE
+    finally:
+        CODE_CHANGE.unlink(missing_ok=True)
 
 
 # ---- waiting on the engine, with deadlines from what is waited for ---------------------------------

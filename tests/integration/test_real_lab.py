@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import urllib.request
 
 import psycopg2
@@ -58,6 +59,10 @@ def test_the_published_urls_answer_from_the_host(lab):
               deadline_s=3 * 10 + 10)   # three scrape intervals of the default 10s, and a margin
 
     grafana = lab.output("grafanaUrl")
+    # The page README sends users to: with anonymous viewing, Grafana's app, not its login redirect.
+    with urllib.request.urlopen(grafana, timeout=10) as page:
+        assert page.status == 200 and page.url.rstrip("/") == grafana.rstrip("/"), (page.status, page.url)
+        assert page.headers.get_content_type() == "text/html"
     status, body = _get(f"{grafana}/api/health")
     assert status == 200 and json.loads(body)["database"] == "ok"
     # Grafana's datasource reaches Prometheus by its alias on the lab network, and the series are there.
@@ -81,14 +86,48 @@ def test_the_dsn_output_connects_from_the_host(lab):
     assert seeded == seed, f"{seeded} of the {seed} seeded customers are there: the seed did not run to the end"
 
 
-def test_preview_right_after_up_and_a_second_up_change_nothing(lab):
-    """No perpetual diff (issue 18, item 1): the program declares the same inputs every run, so
-    the engine plans no change for any resource (uploads, envs, healthchecks, ports, labels)."""
-    preview = lab.stack.preview(color="never")
-    assert set(preview.change_summary) == {"same"}, preview.change_summary
+def test_preview_right_after_up_and_after_refresh_change_nothing(lab):
+    """No perpetual diff (issue 25): the provider reads each resource back from Docker after create
+    and on refresh, and plans the program's inputs against that; `preview --expect-no-changes` fails
+    on any planned change, right after `up` and again after `refresh`. A second `up` changes nothing."""
+    lab.stack.preview(color="never", expect_no_changes=True)
+    refreshed = lab.stack.refresh(color="never")
+    assert set(refreshed.summary.resource_changes or {}) <= {"same", "update"}, refreshed.summary.resource_changes
+    lab.stack.preview(color="never", expect_no_changes=True)
     second = lab.stack.up(color="never")
     changes = {kind: count for kind, count in (second.summary.resource_changes or {}).items() if kind != "same"}
     assert changes == {}, changes
+
+
+def test_a_code_change_under_workload_rebuilds_its_image_and_replaces_only_its_container(lab):
+    """The provider's Check hashes the build context (contextDigest): one new line under workload/
+    plans the image's rebuild and the workload container's replacement, and nothing else; `up`
+    then runs the workload on the new image."""
+    before = lab.containers()[f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"].image.id
+    with real_lab.workload_code_changed():
+        planned = real_lab.planned_steps(lab.stack)
+        changed = {urn.rsplit("::", 1)[1]: op for urn, op in planned.items() if op != "same"}
+        assert changed == {"workload-image": "update", "workload-container": "replace"}, changed
+        lab.outputs = lab.stack.up(color="never").outputs
+        workload = lab.containers()[f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"]
+        assert workload.image.id != before, "the workload still runs the image built before the change"
+        real_lab.wait_healthy(workload.name, workload)
+    lab.outputs = lab.stack.up(color="never").outputs     # back to the repository's code
+    lab.stack.preview(color="never", expect_no_changes=True)
+
+
+def test_a_container_removed_by_hand_is_dropped_by_refresh_and_made_again_by_up(lab, client):
+    """The provider's Read clears a container Docker no longer has (funcs.go 769-773): `refresh`
+    drops it from the state, and the next `up` creates it again, healthy, and nothing else."""
+    name = f"{real_lab.PREFIX}-{topology.GRAFANA_ALIAS}"
+    client.containers.get(name).remove(force=True, v=True)
+    lab.stack.refresh(color="never")
+    assert name not in {r["inputs"]["name"] for r in lab.resources("docker:index/container:Container")}, \
+        "refresh kept a container that no longer exists"
+    planned = {urn.rsplit("::", 1)[1]: op for urn, op in real_lab.planned_steps(lab.stack).items() if op != "same"}
+    assert planned == {"grafana-container": "create"}, planned
+    lab.outputs = lab.stack.up(color="never").outputs
+    real_lab.wait_healthy(name, lab.containers()[name])
 
 
 def test_no_secret_is_in_the_state_in_clear(lab):
@@ -149,15 +188,40 @@ def test_destroy_leaves_nothing_of_the_stack_but_its_images(lab, client):
         client.images.get(reference)
 
 
-def test_up_after_destroy_brings_the_lab_back(client):
-    """Issue 18, item 8: after `destroy`, a new `up` of the same stack works (the images kept)."""
+def test_up_after_destroy_with_a_port_held_fails_then_recovers(client):
+    """After `destroy`, a new `up` of the same stack (issue 18, item 8) while another process holds
+    PostgreSQL's host port (a laptop's own PostgreSQL on 5432): `up` fails naming that port, and the
+    container it could not start stays in the state with its error (the provider created it first).
+    Once the port is free, the next `up` replaces it and brings the whole lab back, no container left
+    over, every one running, and plans nothing after (issue 25)."""
     assert real_lab.leftovers(client) == real_lab.NOTHING
-    lab = real_lab.up()
+    port = real_lab.PORTS["postgresPort"]
+    held = f"{real_lab.PREFIX}-{topology.POSTGRES_ALIAS}"
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    lab = real_lab.prepare(allow_busy=(port,))
     try:
+        try:
+            with pytest.raises(auto.CommandError) as failed:
+                lab.up()
+            assert str(port) in str(failed.value), f"the error does not name port {port}:\n{failed.value}"
+            assert "Traceback" not in str(failed.value)
+            kept = [r for r in lab.resources("docker:index/container:Container") if r["inputs"]["name"] == held]
+            assert kept and kept[0].get("initErrors"), "the container that could not start is not in the state"
+            assert not lab.containers()[held].attrs["State"]["Running"]
+        finally:
+            holder.close()
+        lab.up()
+        declared = [r["inputs"]["name"] for r in lab.resources("docker:index/container:Container")]
+        assert not any(r.get("initErrors") for r in lab.resources("docker:index/container:Container"))
         containers = lab.containers()
-        assert len(containers) == len(lab.resources("docker:index/container:Container"))
+        assert sorted(containers) == sorted(declared) and len(set(declared)) == len(declared), \
+            f"declared {sorted(declared)}, on the engine {sorted(containers)}"
         for name, container in containers.items():
             real_lab.wait_healthy(name, container)
+        lab.stack.preview(color="never", expect_no_changes=True)
     finally:
         real_lab.destroy(lab)
     assert real_lab.leftovers(client) == real_lab.NOTHING

@@ -8,6 +8,10 @@ It does what the lab relies on, the way Grafana does it (grafana/grafana, pkg/se
 - dashboards: every provider of type `file` under $GF_PATHS_PROVISIONING/dashboards with an
   `options.path`; each *.json below that path is a dashboard; one that does not parse is logged and
   skipped, as Grafana's file reader does (dashboards/file_reader.go);
+- the page a browser opens, `/` (pkg/api/api.go `r.Get("/", reqSignedIn, hs.Index)`): the app's
+  HTML, 200, to a signed-in user, which an anonymous viewer is when GF_AUTH_ANONYMOUS_ENABLED;
+  otherwise ReqSignedIn redirects a page request to /login (302; pkg/middleware/auth.go
+  `notAuthorized`), whose page any visitor gets;
 - the HTTP API on $GF_SERVER_HTTP_PORT (3000): /api/health (no login), /api/datasources (admin,
   basic auth with GF_SECURITY_ADMIN_USER / GF_SECURITY_ADMIN_PASSWORD), /api/search,
   /api/dashboards/uid/<uid> and /api/dashboards/home (anonymous viewers when
@@ -30,6 +34,9 @@ import yaml
 
 PROVISIONING = Path(os.environ.get("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"))
 VERSION = os.environ.get("GF_STAND_IN_VERSION", "12")
+# Grafana's index page is its single-page app's shell; the stand-in's says what it is.
+PAGE = (b"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Grafana</title></head>"
+        b"<body><div id=\"reactRoot\">Grafana stand-in: provisioning and HTTP API only, no UI</div></body></html>")
 
 
 class ProvisioningError(Exception):
@@ -79,10 +86,12 @@ class Api(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         print(f"logger=context method={self.command} path={self.path} " + fmt % args, flush=True)
 
-    def _send(self, status: int, body) -> None:
+    def _send(self, status: int, body, content_type: str = "application/json", headers: dict | None = None) -> None:
         data = json.dumps(body).encode() if not isinstance(body, bytes) else body
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -100,6 +109,12 @@ class Api(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/api/health":
             return self._send(200, {"database": "ok", "version": VERSION})
+        if path == "/login":
+            return self._send(200, PAGE, "text/html; charset=UTF-8")
+        if path == "/":
+            if not self._may_view():
+                return self._send(302, b"", "text/html; charset=UTF-8", {"Location": "/login"})
+            return self._send(200, PAGE, "text/html; charset=UTF-8")
         if path == "/api/datasources":
             if not self._is_admin():
                 return self._send(401, {"message": "Unauthorized"})
