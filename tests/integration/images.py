@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 
 from components import settings
-from tests.engine import docker_provider
+from tests.engine import docker_provider, provider_plan
 from tests.integration import program
 from tests.integration.containers import _client
 
@@ -44,9 +44,11 @@ def datadog_agent() -> str:
 
 @functools.lru_cache(maxsize=1)
 def workload() -> str:
-    """The workload image, built once per test run from the program's own docker.Image inputs."""
+    """The workload image, built once per test run from the program's own docker.Image inputs, as
+    the provider completes them in its Check."""
     (image,) = program.stack().of_type("docker:index/image:Image")
-    reference, _ = docker_provider.create_image(_client(), image.name, dict(image.inputs), timeout_s=0)
+    checked = provider_plan.check_image(dict(image.inputs), docker_provider.REPO)
+    reference, _ = docker_provider.create_image(_client(), image.name, checked, timeout_s=0)
     return reference
 
 
