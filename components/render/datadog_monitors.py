@@ -169,7 +169,8 @@ def service_monitors(env: str, stack: str, app_host: str) -> list[Monitor]:
 
 
 def error_outage_s() -> int:
-    """How long PostgreSQL must be down for the error-rate monitors to fire, whatever the rate: a
+    """How long PostgreSQL must be down for the error-rate monitors to fire (the share does not
+    depend on the rate; measured at the default one, test_real_lab_datadog.py): a
     service's operations first retry through its retry window (no error yet), then each fails at
     once (its circuit breaker, workload db.Session), so errors are the share of the monitor's window
     that the outage lasted past the retry window. Whole tens of seconds, plus 10 s for the traces'

@@ -33,12 +33,15 @@ def bound(instance: dict) -> int:
 # while it fails, so check() does not run; PostgreSql.__init__ queues _validate_connection first
 # (validate.py validate_connection: opens the main connection and re-raises when it cannot).
 # PostgreSql.check: postgres.can_connect CRITICAL on any error (then re-raised), OK otherwise, with
-# the instance's tags. datadog-agent pkg/collector/runner worker.go: datadog.agent.check_status with
-# `check:<name>` and the Agent's host name, CRITICAL when the run returned an error - only with
+# the service check tags: the instance's tags plus the ones the config presets (config.py
+# `_build_tags`: server:<host>, port:<port>, db:<dbname>) and host:. datadog-agent
+# pkg/collector/runner worker.go: datadog.agent.check_status with `check:<name>` and the Agent's host
+# name, CRITICAL when the run returned an error, WARNING when it returned none but the check reported
+# warnings (such as `undefined-explain-function`), OK otherwise - only with
 # integration_check_status_enabled (off by default since Agent 7.47, its release notes).
 CAN_CONNECT = "postgres.can_connect"
 CHECK_STATUS = "datadog.agent.check_status"
-OK, CRITICAL = 0, 2
+OK, WARNING, CRITICAL = 0, 1, 2
 
 
 class CheckRuns:
@@ -49,16 +52,20 @@ class CheckRuns:
         self.instance, self.agent_host, self.check_status_enabled = instance, agent_host, check_status_enabled
         self.initialized = False
 
-    def run(self, reachable: bool) -> list[tuple[str, int, set[str]]]:
+    def run(self, reachable: bool, warned: bool = False) -> list[tuple[str, int, set[str]]]:
+        """One run; `warned`: the check ran but reported a warning (a setup step missing)."""
         sent = []
         failed = not reachable
         if not self.initialized and reachable:
             self.initialized = True
         if self.initialized:   # check() ran: its own service check, whatever happened after
-            tags = {*self.instance.get("tags", []), f"host:{self.instance['reported_hostname']}"}
+            tags = {*self.instance.get("tags", []), f"server:{self.instance['host']}",
+                    f"port:{self.instance['port']}", f"db:{self.instance['dbname']}",
+                    f"host:{self.instance['reported_hostname']}"}
             sent.append((CAN_CONNECT, CRITICAL if failed else OK, tags))
         if self.check_status_enabled:
-            sent.append((CHECK_STATUS, CRITICAL if failed else OK, {"check:postgres", f"host:{self.agent_host}"}))
+            status = CRITICAL if failed else WARNING if warned else OK
+            sent.append((CHECK_STATUS, status, {"check:postgres", f"host:{self.agent_host}"}))
         return sent
 
 

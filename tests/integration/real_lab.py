@@ -51,16 +51,17 @@ def engine() -> docker.DockerClient:
     return client
 
 
-def _is_ours(name: str) -> bool:
-    return name.startswith(f"{PREFIX}-")
+def _is_ours(name: str, prefix: str = PREFIX) -> bool:
+    return name.startswith(f"{prefix}-")
 
 
-def leftovers(client: docker.DockerClient) -> dict[str, list[str]]:
-    """What of the test stack is on the engine: containers, volumes and networks by name."""
+def leftovers(client: docker.DockerClient, prefix: str = PREFIX) -> dict[str, list[str]]:
+    """What of a stack (the test stack unless `prefix` names another) is on the engine: containers,
+    volumes and networks by name."""
     return {
-        "containers": sorted(c.name for c in client.containers.list(all=True) if _is_ours(c.name)),
-        "volumes": sorted(v.name for v in client.volumes.list() if _is_ours(v.name)),
-        "networks": sorted(n.name for n in client.networks.list() if _is_ours(n.name)),
+        "containers": sorted(c.name for c in client.containers.list(all=True) if _is_ours(c.name, prefix)),
+        "volumes": sorted(v.name for v in client.volumes.list() if _is_ours(v.name, prefix)),
+        "networks": sorted(n.name for n in client.networks.list() if _is_ours(n.name, prefix)),
     }
 
 
@@ -169,16 +170,16 @@ def _stack(name: str, config: dict[str, str] | None, secret: dict[str, str] | No
     return stack, home
 
 
-def preview_error(config: dict[str, str]) -> tuple[str, int]:
-    """`pulumi preview` of a throwaway stack with `config`: (the CLI's output, resources in the
-    stack's state afterwards). Raises when the preview succeeds."""
+def preview_error(config: dict[str, str]) -> tuple[str, dict[str, list[str]]]:
+    """`pulumi preview` of a throwaway stack with `config`: (the CLI's output, what of that stack is
+    on the engine afterwards: a preview writes no state, so the engine is where anything made
+    would show). Raises when the preview succeeds."""
     name = f"{STACK}-bad"
     stack, home = _stack(name, config, None)
     try:
         stack.preview(color="never")
     except auto.CommandError as error:
-        resources = len(stack.export_stack().deployment.get("resources") or [])
-        return str(error), resources
+        return str(error), leftovers(engine(), f"{PROJECT}-{name}")
     else:
         raise AssertionError(f"pulumi preview accepted {config}")
     finally:

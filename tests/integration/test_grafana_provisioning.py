@@ -121,7 +121,7 @@ def test_dashboard_json_model(files):
     assert "id" not in board or board["id"] is None
     panels = board["panels"]
     ids = [p["id"] for p in panels]
-    assert len(set(ids)) == len(ids) and all(isinstance(i, int) and i > 0 for i in ids)
+    assert ids and len(set(ids)) == len(ids) and all(isinstance(i, int) and i > 0 for i in ids)
     for panel in panels:
         assert panel["type"] in PANEL_TYPES
         pos = panel["gridPos"]

@@ -1,12 +1,16 @@
 """Every `pulumi config set` README shows, run one after the other by the real Pulumi CLI on a stack
 of their own: the CLI takes each one (it refuses, for instance, a secret-looking value set without
-`--secret`), and after each, the stack file the CLI wrote passes the config check `pulumi up`
-applies before the program runs (tests/engine/pulumi_cli.stack_errors: a real preview with README's
-Datadog keys would need the datadog provider, which cannot be built here).
+`--secret` under a key that looks like a password: pkg/cmd/pulumi/config/config.go looksLikeSecret,
+keys matching pass|pwd|secret|token only), and after each, the stack file the CLI wrote passes the
+config check `pulumi up` applies before the program runs (tests/engine/pulumi_cli.stack_errors: a
+real preview with README's Datadog keys would need the datadog provider, which cannot be built
+here). Every optional secret README sets (the Datadog keys, the passwords) must be set with
+`--secret` and end up encrypted in the stack file: the CLI alone would take `ddApiKey` in clear.
 """
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
 import shutil
 import tempfile
@@ -45,17 +49,29 @@ def test_readme_config_commands_pass_the_real_cli_one_after_the_other():
                                     env_vars=options.env_vars, pulumi_command=options.pulumi_command)
     stack_file.unlink(missing_ok=True)
     workspace.create_stack(STACK)
+    secret_keys_set = set()
     try:
         for argv in commands:
             key, *value = [a for a in argv[3:] if not a.startswith("--")]
             assert key in documented or ":" in key, f"README sets {key}, which README's table does not document"
-            if not value or value[0] in ("…", "PLACEHOLDER"):   # README's placeholders: a realistic value
-                value = [str(PROJECT["config"].get(key, {}).get("default", "sample-value-0123456789"))]
             flags = [a for a in argv[3:] if a.startswith("--")]
+            if key in lab_settings.OPTIONAL_SECRETS:
+                assert "--secret" in flags, f"README sets the secret {key} without --secret: {' '.join(argv)}"
+                secret_keys_set.add(key)
+            if not value or value[0] in ("…", "PLACEHOLDER"):
+                # README's placeholders: a realistic value; a secret as random as a real key, so the
+                # CLI's own entropy check would refuse it set in clear under a password-like key.
+                value = [secrets.token_urlsafe(24) if key in lab_settings.OPTIONAL_SECRETS else
+                         str(PROJECT["config"].get(key, {}).get("default", "sample-value-0123456789"))]
             options.pulumi_command.run(["config", "set", *flags, key, *value, "--stack", STACK], str(REPO),
                                        options.env_vars)
             config = pulumi_cli.stack_config(stack_file.read_text() if stack_file.exists() else None)
             assert pulumi_cli.stack_errors(PROJECT, STACK, config) == [], " ".join(argv)
+        assert {"ddApiKey", "ddAppKey"} <= secret_keys_set, f"README sets only {sorted(secret_keys_set)} of the Datadog keys"
+        stored = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {})
+        for key in secret_keys_set:
+            value = stored.get(f"{PROJECT['name']}:{key}")
+            assert isinstance(value, dict) and "secure" in value, f"{key} is in the stack file as {value!r}, not encrypted"
     finally:
         workspace.remove_stack(STACK)
         stack_file.unlink(missing_ok=True)

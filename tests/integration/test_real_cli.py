@@ -18,15 +18,15 @@ BAD = [
 
 @pytest.mark.parametrize("key, value, allowed", BAD, ids=[f"{k}={v}" for k, v, _ in BAD])
 def test_a_bad_value_stops_preview_naming_the_key_with_nothing_created(key, value, allowed):
-    output, resources = real_lab.preview_error({key: value})
+    output, made = real_lab.preview_error({key: value})
     assert f"credit-lab:{key} = {value!r}" in output and allowed in output, output
     assert "Traceback" not in output, output
-    assert resources == 0, f"{resources} resources in the state after a failed preview"
+    assert made == real_lab.NOTHING, f"on the engine after a refused preview: {made}"
 
 
 def test_the_cli_checks_a_typed_key_before_the_program_runs():
     """Pulumi.yaml types postgresPort as an integer: the CLI itself refuses a word there."""
-    output, resources = real_lab.preview_error({"postgresPort": "abc"})
+    output, made = real_lab.preview_error({"postgresPort": "abc"})
     assert "postgresPort" in output and "Traceback" not in output, output
     assert "invalid stack config" not in output, "the program ran: the CLI did not check the type"
-    assert resources == 0
+    assert made == real_lab.NOTHING, made

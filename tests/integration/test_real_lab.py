@@ -41,6 +41,7 @@ def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
 def test_every_declared_container_runs_and_is_healthy(lab):
     declared = {r["inputs"]["name"] for r in lab.resources("docker:index/container:Container")}
     running = lab.containers()
+    assert declared, "the state declares no container"
     assert set(running) == declared, f"declared {sorted(declared)}, on the engine {sorted(running)}"
     for name, container in running.items():
         real_lab.wait_healthy(name, container)

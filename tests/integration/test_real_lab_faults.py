@@ -14,6 +14,7 @@ conftest.py runs this module after every other test of the session.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -83,6 +84,7 @@ def _all_healthy(lab) -> None:
     (restarts by the restart policy allowed: that is what brought them back)."""
     declared = {r["inputs"]["name"] for r in lab.resources("docker:index/container:Container")}
     containers = lab.containers()
+    assert declared, "the state declares no container"
     assert set(containers) == declared, f"declared {sorted(declared)}, on the engine {sorted(containers)}"
     for name, container in containers.items():
         def healthy():
@@ -162,10 +164,14 @@ def test_a_new_scenario_replaces_only_the_workload_and_slow_query_logs_its_plan(
     _up_replaces_only_the_workload(lab, "workloadScenario", None)   # back to the default, steady
 
 
-def _commits(lab) -> int:
-    with _connect(lab) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s", (topology.DATABASE,))
-        return cursor.fetchone()[0]
+def _workload_operations(lab) -> int:
+    """The operations the workload's services completed, as each last reported (`total_ops=` in its
+    report lines, cumulative since the container started): the workload's own, not the exporter's
+    queries or anyone's reads, which pg_stat_database's xact_commit counts too."""
+    workload = lab.containers()[f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"]
+    latest = dict(re.findall(r"^(credit-[a-z]+)\s+ops/s=\S+ .*?total_ops=(\d+)", workload.logs().decode(errors="replace"),
+                             re.M))
+    return sum(int(total) for total in latest.values())
 
 
 def _log_files(container) -> list[Path]:
@@ -179,7 +185,7 @@ def test_max_rate_for_five_minutes_stays_within_memory_and_log_limits(lab):
     OOM-killed or restarted, each json-file log within its rotation; each one's peak memory printed
     next to its limit (bench/bench_up.py records them for README)."""
     _up_replaces_only_the_workload(lab, "workloadRate", "max")
-    commits = _commits(lab)
+    operations = _workload_operations(lab)
     end = time.monotonic() + LOAD_S
     with real_lab.MemoryPeaks(lab) as peaks:
         while time.monotonic() < end:   # the load's duration, watched: a container down fails at once
@@ -189,8 +195,8 @@ def test_max_rate_for_five_minutes_stays_within_memory_and_log_limits(lab):
                 assert state["Running"] and not state["OOMKilled"], f"{name} under max load: {state}"
             _sleep_until(min(end, time.monotonic() + WATCH_S))
     print(f"\nmemory over {LOAD_S} s at workloadRate=max:\n{peaks.report()}")
-    done = _commits(lab) - commits
-    assert done > 2 * DEFAULT_RATE * LOAD_S, f"{done} commits in {LOAD_S} s: the workload was not unpaced"
+    done = _workload_operations(lab) - operations
+    assert done > 2 * DEFAULT_RATE * LOAD_S, f"{done} operations in {LOAD_S} s: the workload was not unpaced"
     for name, container in lab.containers().items():
         container.reload()
         state = container.attrs["State"]
@@ -202,6 +208,27 @@ def test_max_rate_for_five_minutes_stays_within_memory_and_log_limits(lab):
         sizes = {f.name: f.stat().st_size for f in files}
         assert 1 <= len(files) <= LOG_FILES and max(sizes.values()) <= LOG_MAX_MB * real_lab.MB, f"{name}: {sizes}"
     _up_replaces_only_the_workload(lab, "workloadRate", None)
+
+
+def test_a_log_past_its_size_rotates_and_keeps_three_files_at_most(lab):
+    """The rotation really happens: PostgreSQL is made to write more than LOG_FILES x LOG_MAX_MB to
+    its log (RAISE LOG lines, which the server writes at the default log_min_messages), and its
+    json-file log then has rotated files, never more than LOG_FILES, none above LOG_MAX_MB."""
+    database = lab.containers()[f"{real_lab.PREFIX}-{topology.POSTGRES_ALIAS}"]
+    line = 1000                                     # characters a line; json-file wraps each in ~100 more
+    lines = (LOG_FILES + 1) * LOG_MAX_MB * real_lab.MB // line
+    with _connect(lab) as connection, connection.cursor() as cursor:
+        cursor.execute("DO $$ BEGIN FOR i IN 1..%s LOOP RAISE LOG 'log rotation filler %%', repeat('x', %s); END LOOP; END $$",
+                       (lines, line))
+
+    def rotated():
+        files = _log_files(database)
+        return files if len(files) > 1 else None
+    files = real_lab.wait_for("the PostgreSQL log rotated", rotated, deadline_s=60)
+    sizes = {f.name: f.stat().st_size for f in files}
+    assert len(files) <= LOG_FILES, f"{len(files)} log files kept: {sizes}"
+    assert max(sizes.values()) <= LOG_MAX_MB * real_lab.MB, sizes
+    assert sum(sizes.values()) > (LOG_FILES - 1) * LOG_MAX_MB * real_lab.MB, f"the filler did not fill the files: {sizes}"
 
 
 def _sleep_until(moment: float) -> None:

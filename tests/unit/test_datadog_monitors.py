@@ -23,9 +23,10 @@ PROVIDER = "pulumi:providers:datadog"
 PUBLISHED = {line.strip() for line in (Path(__file__).parent / "fixtures" / "datadog_postgres_metrics.txt")
              .read_text().splitlines() if line.strip() and not line.startswith("#")}
 # APM trace metrics of a span name (docs.datadoghq.com/tracing/metrics/metrics_namespace):
-# trace.<SPAN_NAME>.hits, .errors, and the distribution trace.<SPAN_NAME> for percentiles.
-TRACE = f"trace.{workload_settings.ROOT_SPAN}"
-PUBLISHED_TRACE = {TRACE, f"{TRACE}.hits", f"{TRACE}.errors"}
+# trace.<SPAN_NAME>.hits, .errors, and the distribution trace.<SPAN_NAME> for percentiles. Which span
+# names exist is what the workload sends: integration/test_real_lab_datadog.py checks the names
+# against the spans the Agent received.
+TRACE_METRIC = re.compile(r"^trace\.[a-z][a-z0-9_.]*[a-z0-9_](\.hits|\.errors)?$")
 STACK_TAG = f"{harness.PROJECT}-{harness.STACK}"
 
 
@@ -96,7 +97,8 @@ def test_every_query_parses_and_uses_only_published_metrics(monitors_run):
         assert monitor.inputs["type"] == "query alert", monitor.urn
         parsed = datadog_query.metric_monitor(query)
         for term in parsed["terms"]:
-            assert term["metric"] in PUBLISHED | PUBLISHED_TRACE, f"{monitor.urn}: {term['metric']} is not published"
+            assert term["metric"] in PUBLISHED or TRACE_METRIC.match(term["metric"]), \
+                f"{monitor.urn}: {term['metric']} is not published"
             tags = set(term["tags"].split(","))
             expected = ({"env:lab", f"service:{name.rsplit('-', 2)[0]}"} if term["metric"].startswith("trace.")
                         else {"env:lab", f"stack:{STACK_TAG}"})
@@ -162,7 +164,7 @@ def test_the_dashboard_queries_parse_on_published_metrics_and_link_into_dbm(moni
     assert len(queries) >= 10, queries
     for query in queries:
         for term in datadog_query.dashboard_request(query):
-            assert term["metric"] in PUBLISHED | PUBLISHED_TRACE, f"{dashboard.urn}: {term['metric']}"
+            assert term["metric"] in PUBLISHED or TRACE_METRIC.match(term["metric"]), f"{dashboard.urn}: {term['metric']}"
     notes = " ".join(d["content"] for d in definitions if d["type"] == "note")
     assert "https://app.datadoghq.eu/databases?query=env%3Alab" in notes, notes
     titles = " ".join(d.get("title", "") for d in definitions)
@@ -314,29 +316,119 @@ def _agent_check_runs(run) -> datadog_check.CheckRuns:
 
 
 def _fires(monitor, sent: list) -> bool:
-    """A service check monitor over what the Agent sent: CRITICAL at least `critical` times among the
-    last N statuses of its check that carry every tag of .over() (no status at all: no data, silent)."""
+    """A service check monitor over what the Agent sent (Datadog docs, Service Check Monitor): the
+    statuses of its check that carry every tag of .over(), grouped by the values of the .by() tags
+    (a status without one of them belongs to no group), each group on its own: it alerts once its
+    last `critical` statuses are CRITICAL, warns once its last `warning` (when set) are WARNING or
+    worse, resolves once its last `ok` are OK, and otherwise keeps its state. Only the statuses the
+    query's .last(N) keeps count. No status at all: no data, silent. True when a group is alerting."""
     parsed = datadog_query.service_check_monitor(monitor.inputs["query"])
-    statuses = [status for name, status, tags in sent if name == parsed["check"] and set(parsed["over"]) <= tags]
-    return statuses[-parsed["last"]:].count(datadog_check.CRITICAL) >= int(monitor.inputs["monitorThresholds"]["critical"])
+    thresholds = {k: int(v) for k, v in monitor.inputs["monitorThresholds"].items()}
+    groups: dict[tuple, list[int]] = {}
+    for name, status, tags in sent:
+        values = dict(tag.split(":", 1) for tag in tags)
+        if name == parsed["check"] and set(parsed["over"]) <= tags and all(k in values for k in parsed["by"]):
+            groups.setdefault(tuple(values[k] for k in parsed["by"]), []).append(status)
+    alerting = False
+    for statuses in groups.values():
+        state = datadog_check.OK
+        for end in range(1, len(statuses) + 1):
+            last = statuses[max(0, end - parsed["last"]):end]
+            if len(last) >= thresholds["critical"] and all(s == datadog_check.CRITICAL
+                                                            for s in last[-thresholds["critical"]:]):
+                state = datadog_check.CRITICAL
+            elif "warning" in thresholds and len(last) >= thresholds["warning"] and \
+                    all(s >= datadog_check.WARNING for s in last[-thresholds["warning"]:]):
+                state = datadog_check.WARNING
+            elif len(last) >= thresholds.get("ok", 1) and all(s == datadog_check.OK for s in last[-thresholds.get("ok", 1):]):
+                state = datadog_check.OK
+        alerting |= state == datadog_check.CRITICAL
+    return alerting
 
 
-@pytest.mark.parametrize("case,before,during", [
-    ("down as the Agent starts", 0, True),
-    ("down while the Agent runs", 3, True),
-    ("up all along", 3, False),
+CAN_CONNECT_MONITOR, CHECK_FAILING_MONITOR = "PostgresDown", render.CHECK_FAILING_KEY
+
+
+@pytest.mark.parametrize("case,before,during,expected", [
+    ("down as the Agent starts", 0, "down", {CHECK_FAILING_MONITOR}),
+    ("down while the Agent runs", 3, "down", {CAN_CONNECT_MONITOR, CHECK_FAILING_MONITOR}),
+    ("up all along", 3, "up", set()),
+    ("up, the check warning of a missing setup step", 3, "warned", set()),
 ])
-def test_postgres_down_fires_however_the_agent_started(monitors_run, case, before, during):
+def test_postgres_down_fires_however_the_agent_started(monitors_run, case, before, during, expected):
     """The check validates its connection in its initializations, before check() sends
-    postgres.can_connect: an Agent started while PostgreSQL is down sends none. A PostgresDown
-    monitor must fire in both down cases, and none while the database is up."""
-    down_monitors = [m for m in _monitors(monitors_run).values() if "alert:PostgresDown" in m.inputs["tags"]]
-    runs = max(datadog_query.service_check_monitor(m.inputs["query"])["last"] for m in down_monitors)
+    postgres.can_connect: an Agent started while PostgreSQL is down sends none, and only the
+    check-failing monitor can fire; down while the Agent runs, both fire; up, neither, even when
+    the check reports a warning (the Agent's check status is then WARNING, not CRITICAL)."""
+    down = [m for m in _monitors(monitors_run).values() if "alert:PostgresDown" in m.inputs["tags"]]
+    by_key = {(CHECK_FAILING_MONITOR if datadog_check.CHECK_STATUS in m.inputs["query"] else CAN_CONNECT_MONITOR): m
+              for m in down}
+    assert len(down) == 2 and set(by_key) == {CAN_CONNECT_MONITOR, CHECK_FAILING_MONITOR}, [m.name for m in down]
+    runs = max(datadog_query.service_check_monitor(m.inputs["query"])["last"] for m in by_key.values())
     check = _agent_check_runs(monitors_run)
     sent = [s for _ in range(before) for s in check.run(reachable=True)]
-    sent += [s for _ in range(runs) for s in check.run(reachable=not during)]
-    fired = sorted(m.name for m in down_monitors if _fires(m, sent))
-    if during:
-        assert fired, f"{case}: no PostgresDown monitor fires ({[m.name for m in down_monitors]})"
-    else:
-        assert fired == [], f"{case}: {fired} fire"
+    sent += [s for _ in range(runs) for s in check.run(reachable=during != "down", warned=during == "warned")]
+    fired = {key for key, monitor in by_key.items() if _fires(monitor, sent)}
+    assert fired == expected, f"{case}: {sorted(fired)} fire, expected {sorted(expected)}"
+
+
+@pytest.mark.parametrize("query,sent,fires", [
+    # grouped: two hosts, one failing: that group alerts
+    ('"c".over("env:a").last(3).by("host").count_by_status()',
+     [("c", 2, {"env:a", "host:x"})] * 2 + [("c", 0, {"env:a", "host:y"})] * 2, True),
+    # the failures spread over two groups: neither has two in a row
+    ('"c".over("env:a").last(3).by("host").count_by_status()',
+     [("c", 2, {"env:a", "host:x"}), ("c", 2, {"env:a", "host:y"})], False),
+    # recovered by an OK (ok threshold 1)
+    ('"c".over("env:a").last(3).by("host").count_by_status()',
+     [("c", 2, {"env:a", "host:x"})] * 2 + [("c", 0, {"env:a", "host:x"})], False),
+    # statuses of other tags (.over) do not count
+    ('"c".over("env:a").last(3).by("host").count_by_status()', [("c", 2, {"env:b", "host:x"})] * 3, False),
+    # warnings are not CRITICAL
+    ('"c".over("env:a").last(3).by("host").count_by_status()', [("c", 1, {"env:a", "host:x"})] * 3, False),
+])
+def test_the_service_check_model_groups_and_resolves(query, sent, fires):
+    class Monitor:
+        inputs = {"query": query, "monitorThresholds": {"critical": 2, "ok": 1}}
+    assert _fires(Monitor, sent) is fires
+
+
+# ---- the APM error-rate monitors, evaluated (issue 26, item 1) -------------------------------------
+def test_the_evaluator_gives_datadogs_worked_example():
+    """Datadog's guide "as_count() in Monitor Evaluations": errors 1..5 over totals of 10 in five
+    points are 0.3 on the as_count path (sums, then the division) and 1.5 on the classic path."""
+    events = {"error": [(60.0 * i, float(i)) for i in range(1, 6)], "total": [(60.0 * i, 10.0) for i in range(1, 6)]}
+    points = lambda term: events[term["metric"].rsplit(".", 1)[1]]   # noqa: E731
+    as_count = "sum(last_5m):sum:requests.error{*}.as_count() / sum:requests.total{*}.as_count() > 0.25"
+    classic = "sum(last_5m):sum:requests.error{*}.as_rate() / sum:requests.total{*}.as_rate() > 0.25"
+    assert datadog_query.evaluate(as_count, points, now_s=300) == (pytest.approx(0.3), True)
+    assert datadog_query.evaluate(classic, points, now_s=300) == (pytest.approx(1.5), True)
+
+
+def _error_rate_monitors() -> list:
+    monitors = [m for m in render.service_monitors("lab", STACK_TAG, "app.datadoghq.com") if m.key.endswith("-error-rate")]
+    assert len(monitors) == len(workload_settings.SERVICES), [m.key for m in monitors]
+    return monitors
+
+
+@pytest.mark.parametrize("monitor", _error_rate_monitors(), ids=lambda m: m.key)
+def test_an_error_rate_monitor_sums_errors_over_hits_and_fires_above_its_threshold(monitor):
+    """Direction, aggregation and term order: the share of the window's operations that failed
+    (errors first, over hits, each summed as counts), above the SLO's rate fires, below it or with
+    no error does not; without operations there is no data."""
+    parsed = datadog_query.metric_monitor(monitor.query)
+    assert parsed["time"] == "sum" and parsed["op"] == ">", monitor.query
+    assert [t["metric"].rsplit(".", 1)[1] for t in parsed["terms"]] == ["errors", "hits"], monitor.query
+    assert all(t["aggr"] == "sum" and t["fn"] == ".as_count()" for t in parsed["terms"]), monitor.query
+    rate, window = alerts.SERVICE_SLO.error_rate, datadog_query.window_seconds(parsed["window"])
+
+    def evaluate(hits: int, errors: int):
+        # operations spread over the window, the failing ones among them; APM stats carry an errors
+        # count (0 or more) beside the hits of each bucket
+        events = {"hits": [(window * i / hits, 1.0) for i in range(hits)],
+                  "errors": [(window * i / hits, 1.0 if i < errors else 0.0) for i in range(hits)]}
+        return datadog_query.evaluate(monitor.query, lambda t: events[t["metric"].rsplit(".", 1)[1]], now_s=window)
+    assert evaluate(1000, int(1000 * rate) + 10)[1], "more failures than the SLO allows did not fire"
+    assert not evaluate(1000, int(1000 * rate) - 10)[1], "fewer failures than the SLO allows fired"
+    assert evaluate(1000, 0) == (0.0, False)
+    assert evaluate(0, 0) == (None, False)
