@@ -1,6 +1,7 @@
 """Credit Lab: PostgreSQL 15 watched by Datadog DBM and by postgres_exporter, Prometheus and
-Grafana, under a traced credit workload. Reads config once, builds the components along README's
-diagram (each hands the next the outputs it needs and is depended on whole), exports the outputs."""
+Grafana, under a traced credit workload. Reads config once, places the lab on the stack's platform
+(Docker or Kubernetes), builds the components along README's diagram (each hands the next the
+outputs it needs and is depended on whole), exports the outputs."""
 import pulumi
 from pulumi import ResourceOptions
 
@@ -9,7 +10,10 @@ from components.credentials import Credentials, CredentialsArgs
 from components.datadog_agent import DatadogAgent, DatadogAgentArgs, agent_hostname
 from components.datadog_monitors import DatadogMonitors, DatadogMonitorsArgs
 from components.grafana import Grafana, GrafanaArgs
+from components.namespace import Namespace, NamespaceArgs
 from components.network import Network, NetworkArgs
+from components.platforms.docker import DockerPlatform
+from components.platforms.kubernetes import KubernetesPlatform, KubernetesSettings
 from components.postgres import Postgres, PostgresArgs
 from components.postgres_exporter import PostgresExporter, PostgresExporterArgs
 from components.prometheus import Prometheus, PrometheusArgs
@@ -19,13 +23,22 @@ from components.workload import Workload, WorkloadArgs
 settings = lab_settings.load()
 prefix, bind, ports, images = settings.prefix, settings.bind_address, settings.ports, settings.images
 
-network = Network("network", NetworkArgs(name=f"{prefix}-net"))
+# Where the containers run: a private Docker network, or the stack's Kubernetes namespace.
+if settings.platform == "docker":
+    network = Network("network", NetworkArgs(name=f"{prefix}-net"))
+    platform = DockerPlatform(prefix=prefix, network_name=network.network_name, bind_address=bind,
+                              browse_host=settings.browse_host)
+else:
+    k = settings.kubernetes
+    namespace = Namespace("namespace", NamespaceArgs(name=k.namespace))
+    platform = KubernetesPlatform(KubernetesSettings(
+        namespace=k.namespace, storage_class=k.storage_class, service_type=k.service_type,
+        node_address=k.node_address, local_host=settings.browse_host), namespace=namespace.name)
 credentials = Credentials("credentials", CredentialsArgs(secrets=settings.secrets))
 
 postgres = Postgres("postgres", PostgresArgs(
-    prefix=prefix, network_name=network.network_name, image=images.postgres.reference,
-    passwords=credentials.by_role(), seed_customers=settings.seed_customers,
-    bind_address=bind, host_port=ports.postgres))
+    platform=platform, image=images.postgres.reference, passwords=credentials.by_role(),
+    seed_customers=settings.seed_customers, host_port=ports.postgres))
 
 # Datadog: the Agent watches the database (DBM) and takes the workload's traces.
 agent = None
@@ -38,37 +51,38 @@ if settings.datadog_enabled:
 
 # Open source: postgres_exporter -> Prometheus -> Grafana.
 exporter = PostgresExporter("postgres-exporter", PostgresExporterArgs(
-    prefix=prefix, network_name=network.network_name, image=images.exporter.reference,
-    db_host=postgres.host, db_port=postgres.port, password=credentials.exporter,
-    bind_address=bind, host_port=ports.exporter), opts=ResourceOptions(depends_on=[postgres]))
+    platform=platform, image=images.exporter.reference, db_host=postgres.host, db_port=postgres.port,
+    password=credentials.exporter, host_port=ports.exporter), opts=ResourceOptions(depends_on=[postgres]))
 
 prometheus = Prometheus("prometheus", PrometheusArgs(
-    prefix=prefix, network_name=network.network_name, image=images.prometheus.reference,
-    exporter_host=exporter.host, exporter_port=exporter.port, scrape_interval=settings.scrape_interval,
-    bind_address=bind, host_port=ports.prometheus), opts=ResourceOptions(depends_on=[exporter]))
+    platform=platform, image=images.prometheus.reference, exporter_host=exporter.host,
+    exporter_port=exporter.port, scrape_interval=settings.scrape_interval, host_port=ports.prometheus),
+    opts=ResourceOptions(depends_on=[exporter]))
 
 grafana = Grafana("grafana", GrafanaArgs(
-    prefix=prefix, network_name=network.network_name, image=images.grafana.reference,
-    prometheus_url=prometheus.url, prometheus_version=images.prometheus.text,
-    scrape_interval=settings.scrape_interval, admin_password=credentials.grafana_admin,
-    bind_address=bind, host_port=ports.grafana), opts=ResourceOptions(depends_on=[prometheus]))
+    platform=platform, image=images.grafana.reference, prometheus_url=prometheus.url,
+    prometheus_version=images.prometheus.text, scrape_interval=settings.scrape_interval,
+    admin_password=credentials.grafana_admin, host_port=ports.grafana), opts=ResourceOptions(depends_on=[prometheus]))
 
 # The workload: traced SQL against the database, traces to the Agent when there is one.
 workload = Workload("workload", WorkloadArgs(
-    prefix=prefix, network_name=network.network_name, db_host=postgres.host, db_port=postgres.port,
-    password=credentials.workload, knobs=settings.workload, dd_env=settings.dd_env,
-    agent_host=agent.host if agent else None),
+    platform=platform, prefix=prefix, db_host=postgres.host, db_port=postgres.port, password=credentials.workload,
+    knobs=settings.workload, dd_env=settings.dd_env, agent_host=agent.host if agent else None,
+    image=settings.workload_image),
     opts=ResourceOptions(depends_on=[postgres, *([agent] if agent else [])]))
 
-host = settings.browse_host
-pulumi.export("grafanaUrl", f"http://{host}:{ports.grafana}")
-pulumi.export("prometheusUrl", f"http://{host}:{ports.prometheus}")
-pulumi.export("exporterUrl", f"http://{host}:{ports.exporter}/metrics")
+pulumi.export("grafanaUrl", pulumi.Output.concat("http://", grafana.endpoint))
+pulumi.export("prometheusUrl", pulumi.Output.concat("http://", prometheus.endpoint))
+pulumi.export("exporterUrl", pulumi.Output.concat("http://", exporter.endpoint, "/metrics"))
 pulumi.export("postgresDsn", pulumi.Output.secret(pulumi.Output.concat(
-    "postgresql://", topology.SUPERUSER, ":", credentials.postgres, "@", host, ":", str(ports.postgres),
-    "/", topology.DATABASE)))
+    "postgresql://", topology.SUPERUSER, ":", credentials.postgres, "@", postgres.endpoint, "/", topology.DATABASE)))
 pulumi.export("grafanaAdminPassword", credentials.grafana_admin)
-pulumi.export("networkName", network.network_name)
+if settings.platform == "docker":
+    pulumi.export("networkName", network.network_name)
+else:
+    pulumi.export("namespace", namespace.name)
+    if platform.port_forwards:
+        pulumi.export("portForwardCommands", platform.port_forwards)
 if agent:
     pulumi.export("datadogDbmUrl", datadog_render.dbm_url(settings.dd_app_host, settings.dd_env))
 

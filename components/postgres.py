@@ -1,13 +1,14 @@
-"""PostgreSQL 15: tuned server flags, init scripts, a named data volume, waited on until healthy."""
+"""PostgreSQL 15: tuned server flags, init scripts, persistent data, waited on until healthy."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import pulumi
-import pulumi_docker as docker
 
-from components import docker_common as dc, topology
+from components import topology
+from components.container import ContainerSpec, Data, Probe
 from components.render import datadog as datadog_render, postgres as render
 
 # A first start runs initdb, the schema and the seed before it reports healthy. `up` waits for it
@@ -23,6 +24,8 @@ SLOWER_MACHINE_FACTOR = 3               # a busy laptop, Docker Desktop's VM
 # provider bounds create by the resource's create timeout, 20 minutes unless set
 # (terraform-provider-docker, resource_docker_container.go).
 CREATE_MARGIN_S = 300
+# The image's user `postgres` (docker-library/postgres 15/alpine Dockerfile: uid and gid 70).
+IMAGE_UID = 70
 
 
 def first_init_timeout_s(seed_customers: int) -> int:
@@ -33,58 +36,59 @@ def first_init_timeout_s(seed_customers: int) -> int:
 
 
 @dataclass
-class PostgresArgs(dc.PublishedContainerArgs):
+class PostgresArgs:
+    platform: object
+    """Where it runs (components/platforms)."""
     image: str
     """PostgreSQL 15 alpine image reference (components/versions.py)."""
     passwords: dict[str, pulumi.Output[str]]
     """Database role -> secret password; they reach the init scripts only through env."""
     seed_customers: int
     """Customers generated on first init."""
+    host_port: int
+    """Where the user reaches it (Docker: the host port on the bind address)."""
+
+
+def spec(args: PostgresArgs) -> ContainerSpec:
+    """The database container, whatever the platform."""
+    wait_s = first_init_timeout_s(args.seed_customers)
+    return ContainerSpec(
+        alias=topology.POSTGRES_ALIAS, image=args.image, entrypoint=render.container_entrypoint(),
+        command=render.container_command(),
+        env={topology.SEED_CUSTOMERS_ENV: str(args.seed_customers)},
+        secret_env={topology.PASSWORD_ENV[role]: password for role, password in args.passwords.items()},
+        files=render.container_uploads(),
+        # Probes failing while the seed runs do not count until the wait is over.
+        probe=Probe(render.healthcheck_command(), interval_s=5, timeout_s=5, retries=5, start_period_s=wait_s),
+        wait_s=wait_s, create_timeout_s=wait_s + CREATE_MARGIN_S,
+        port=topology.POSTGRES_PORT, host_port=args.host_port,
+        data=Data("pgdata", render.DATA_DIR, owned_by_process=True), stateful=True, user=IMAGE_UID,
+        # Parallel query workers share memory through /dev/shm; Docker's 64 MB is too small.
+        shm_mb=256,
+        # The Datadog Agent (when there is one) collects this container's log: slow statements and
+        # auto_explain plans.
+        labels={datadog_render.LOGS_LABEL: datadog_render.postgres_logs_label()})
 
 
 class Postgres(pulumi.ComponentResource):
     host: pulumi.Output[str]
-    """Where the lab's containers reach the database: its alias on the lab network."""
+    """Where the lab's containers reach the database: its name on the lab network."""
     port: pulumi.Output[int]
     """The port it listens on inside the network."""
+    endpoint: pulumi.Output[str]
+    """Where the user reaches it from their machine ("host:port")."""
     container_name: pulumi.Output[str]
-    """The database container (created only once healthy)."""
+    """The database container (Docker) or StatefulSet (Kubernetes), made only once healthy."""
     volume_name: pulumi.Output[str]
-    """Named volume holding the data directory: survives container replacement."""
+    """Where its data lives (a named volume, a claim): survives the container's replacement."""
 
-    def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("credit-lab:index:Postgres", name, None, opts)
-        image = dc.pinned_image(f"{name}-image", args.image, self)
-        volume = docker.Volume(f"{name}-data", name=f"{args.prefix}-pgdata",
-                               opts=pulumi.ResourceOptions(parent=self))
-
-        secret_env = {topology.PASSWORD_ENV[role]: password for role, password in args.passwords.items()}
-        entrypoint = render.container_entrypoint()
-        wait_s = first_init_timeout_s(args.seed_customers)
-        timeout = f"{math.ceil((wait_s + CREATE_MARGIN_S) / 60)}m"
-
-        container = dc.lab_container(
-            self, name, args, topology.POSTGRES_ALIAS, image.image_id, opts, internal_port=topology.POSTGRES_PORT,
-            timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
-            entrypoints=entrypoint,
-            command=render.container_command(),
-            envs=dc.env_list({topology.SEED_CUSTOMERS_ENV: str(args.seed_customers)}, secret_env),
-            uploads=dc.uploads(render.container_uploads()),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=render.DATA_DIR)],
-            # Probes failing while the seed runs do not count until the wait is over.
-            healthcheck=dc.healthcheck(render.healthcheck_command(), interval_s=5, timeout_s=5, retries=5,
-                                       start_period_s=wait_s),
-            wait=True,
-            wait_timeout=wait_s,
-            # Parallel query workers share memory through /dev/shm; Docker's 64 MB is too small.
-            shm_size=256,
-            # The Datadog Agent (when there is one) collects this container's log: slow
-            # statements and auto_explain plans.
-            labels=dc.labels({datadog_render.LOGS_LABEL: datadog_render.postgres_logs_label()}),
-        )
+        placed = args.platform.place(self, name, spec(args), opts)
         self.host = pulumi.Output.from_input(topology.POSTGRES_ALIAS)
         self.port = pulumi.Output.from_input(topology.POSTGRES_PORT)
-        self.container_name = container.name
-        self.volume_name = volume.name
+        self.container_name = placed.name
+        self.volume_name = placed.data_name
+        self.endpoint = placed.endpoint
         self.register_outputs({"host": self.host, "port": self.port, "containerName": self.container_name,
                                "volumeName": self.volume_name})

@@ -44,6 +44,7 @@ OPTIONAL_SECRETS = {
     "datadogPassword": "Password of the Agent's role `datadog`. Generated when unset.",
     "exporterPassword": "Password of the exporter's role `postgres_exporter`. Generated when unset.",
     "grafanaAdminPassword": "Password of Grafana's `admin` user. Generated when unset.",
+    "workloadRegistryPassword": "Password or token for workloadRegistry's push.",
 }
 PORT_KEYS = ("postgresPort", "exporterPort", "prometheusPort", "grafanaPort")
 SEED_RANGE = (1_000, 2_000_000)
@@ -104,6 +105,30 @@ class Workload:
 
 
 @dataclass(frozen=True)
+class WorkloadImage:
+    """Where the workload's image comes from."""
+    reference: str
+    """An image the user built and loaded (kind load, a registry); "" to build it during `up`."""
+    registry: str
+    """Push the built image there ("registry/path"); "" to keep it in the local image store."""
+    username: str
+    password: Optional[pulumi.Output[str]]
+
+
+@dataclass(frozen=True)
+class Kubernetes:
+    """The Kubernetes platform's settings (components/platforms/kubernetes.py)."""
+    namespace: str
+    storage_class: str
+    service_type: str
+    node_address: str
+
+
+PLATFORMS = ("docker", "kubernetes")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program needs from config, validated."""
     project: str
@@ -117,6 +142,9 @@ class Settings:
     images: Images
     workload: Workload
     secrets: Secrets
+    platform: str
+    kubernetes: Kubernetes
+    workload_image: WorkloadImage
 
     @property
     def prefix(self) -> str:
@@ -226,6 +254,38 @@ def _workload(reader: _Reader) -> Workload:
     return Workload(rate=env[workload_settings.ENV_RATE], services=parsed.services, scenario=parsed.scenario)
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+# An image reference: [registry[:port]/]path[:tag][@sha256:digest] (distribution/reference's grammar, loosely).
+_IMAGE_REFERENCE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+                              r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?")
+_REGISTRY = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+
+
+def _kubernetes(reader: _Reader, project: str, stack: str) -> Kubernetes:
+    from components import docker_common   # the stack's name as a DNS label, as Docker's names use it
+    namespace = reader.choice("namespace", lambda v: v == "" or _DNS_LABEL.fullmatch(v) is not None,
+                              "expected a DNS label (lowercase letters, digits, -; at most 63), or empty")
+    return Kubernetes(
+        namespace=namespace or docker_common.dns_label(f"{project}-{stack}"),
+        storage_class=reader.choice("storageClass", lambda v: v == "" or _DNS_SUBDOMAIN.fullmatch(v) is not None,
+                                    "expected a StorageClass name (a DNS subdomain), or empty for the cluster's default"),
+        service_type=reader.choice("serviceType", SERVICE_TYPES, f"expected one of {', '.join(SERVICE_TYPES)}"),
+        node_address=reader.choice("nodeAddress", lambda v: _is_ip(v) or _DNS_SUBDOMAIN.fullmatch(v) is not None,
+                                   "expected an IP address or a host name"))
+
+
+def _workload_image(reader: _Reader) -> WorkloadImage:
+    return WorkloadImage(
+        reference=reader.choice("workloadImage", lambda v: v == "" or _IMAGE_REFERENCE.fullmatch(v) is not None,
+                                "expected an image reference such as credit-lab-workload:1.0.0, or empty"),
+        registry=reader.choice("workloadRegistry", lambda v: v == "" or _REGISTRY.fullmatch(v) is not None,
+                               "expected a registry and path such as ghcr.io/you, or empty"),
+        username=reader.choice("workloadRegistryUsername", lambda v: re.fullmatch(r"\S*", v) is not None,
+                               "expected a user name without spaces, or empty"),
+        password=reader.secret("workloadRegistryPassword"))
+
+
 def load(config: Optional[pulumi.Config] = None) -> Settings:
     """Read and validate the stack's config; raise ConfigError listing every bad value."""
     config = config or pulumi.Config()
@@ -264,11 +324,22 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
             exporter=reader.secret("exporterPassword"),
             grafana_admin=reader.secret("grafanaAdminPassword"),
         ),
+        platform=reader.choice("platform", PLATFORMS, f"expected one of {', '.join(PLATFORMS)}"),
+        kubernetes=_kubernetes(reader, pulumi.get_project(), pulumi.get_stack()),
+        workload_image=_workload_image(reader),
     )
     # The value is a secret: the message says only that it is set.
     reader.check("ddAppKey", "(set)", settings.secrets.dd_app_key is None or settings.datadog_enabled,
                  "the monitors and dashboard it declares need ddApiKey too "
                  "(pulumi config set --secret ddApiKey ...), or remove it (pulumi config rm ddAppKey)")
+    reader.check("workloadRegistry", settings.workload_image.registry,
+                 not (settings.workload_image.registry and settings.workload_image.reference),
+                 "a registry to push a built image to, which workloadImage (an image you provide) leaves unbuilt: "
+                 "set one of them")
+    # Datadog on Kubernetes (the Agent as a DaemonSet) is not part of this platform yet.
+    reader.check("ddApiKey", "(set)", not (settings.platform == "kubernetes" and settings.datadog_enabled),
+                 "the Datadog Agent runs on platform docker only so far: remove it (pulumi config rm ddApiKey) "
+                 "to run the lab on Kubernetes")
     if reader.problems:
         raise ConfigError("invalid stack config:\n  " + "\n  ".join(reader.problems))
     return settings

@@ -41,7 +41,8 @@ def test_every_declared_key_is_validated_by_the_program(key):
 
 
 # Secrets that only work with another one set (the program refuses them alone).
-NEEDS = {"ddAppKey": {"ddApiKey": "companion-api-key-0123456789"}}
+NEEDS = {"ddAppKey": {"ddApiKey": "companion-api-key-0123456789"},
+         "workloadRegistryPassword": {"workloadRegistry": "registry.example.com/lab"}}
 
 
 @pytest.mark.parametrize("key", sorted(lab_settings.OPTIONAL_SECRETS))
