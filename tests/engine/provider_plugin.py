@@ -39,11 +39,11 @@ IMAGE = provider_plan.IMAGE
 KINDS = {"add": provider_pb2.PropertyDiff.ADD, "add-replace": provider_pb2.PropertyDiff.ADD_REPLACE,
          "update": provider_pb2.PropertyDiff.UPDATE, "update-replace": provider_pb2.PropertyDiff.UPDATE_REPLACE,
          "delete": provider_pb2.PropertyDiff.DELETE, "delete-replace": provider_pb2.PropertyDiff.DELETE_REPLACE}
-SDK_PACKAGE = {"docker": "pulumi_docker", "random": "pulumi_random"}
+SDK_PACKAGE = {"docker": "pulumi_docker", "random": "pulumi_random", "kubernetes": "pulumi_kubernetes"}
 
 
 def plugin_version(package: str) -> str:
-    """The version the Python SDK asks the CLI for (its pulumi-plugin.json)."""
+    """The version a provider's Python SDK asks the CLI for (its pulumi-plugin.json)."""
     return json.loads(resources.files(SDK_PACKAGE[package]).joinpath("pulumi-plugin.json").read_text())["version"]
 
 

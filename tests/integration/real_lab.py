@@ -30,8 +30,9 @@ import docker
 import psycopg2
 from pulumi import automation as auto
 
-from tests.engine import provider_plugin
 from tests.unit import harness
+from tests.engine import provider_plugin
+from tests.integration import tools
 from tests.integration.tools import pulumi_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,8 +130,11 @@ REAL_PROVIDERS_ENV = "CREDIT_LAB_PROVIDER_DIR"
 
 
 def provider_binary(package: str, home: Path) -> Path:
-    """The plugin `pulumi-resource-<package>` the test stack runs: the real one from
+    """The plugin `pulumi-resource-<package>` the test stack runs: the real kubernetes provider
+    (.ci/build-cluster-tools builds it); for docker and random the real one from
     $CREDIT_LAB_PROVIDER_DIR where present, else a wrapper that starts the stand-in."""
+    if package == "kubernetes":
+        return tools.kubernetes_provider()
     real = Path(os.environ.get(REAL_PROVIDERS_ENV, "/nonexistent")) / f"pulumi-resource-{package}"
     if real.is_file():
         return real
@@ -141,9 +145,9 @@ def provider_binary(package: str, home: Path) -> Path:
     return wrapper
 
 
-def workspace(home: Path) -> auto.LocalWorkspaceOptions:
+def workspace(home: Path, packages: tuple[str, ...] = ("docker", "random")) -> auto.LocalWorkspaceOptions:
     """A local workspace on this repository, with its own PULUMI_HOME, backend and passphrase,
-    and the stand-in providers installed in that home."""
+    and the providers of `packages` installed in that home."""
     cli = pulumi_cli()
     env = {
         "PULUMI_HOME": str(home),
@@ -154,7 +158,7 @@ def workspace(home: Path) -> auto.LocalWorkspaceOptions:
     }
     (home / "state").mkdir(parents=True)
     command = auto.PulumiCommand(root=str(cli.parent.parent))
-    for package in ("docker", "random"):
+    for package in packages:
         command.run(["plugin", "install", "resource", package, provider_plugin.plugin_version(package),
                      "--file", str(provider_binary(package, home))], str(REPO), env)
     return auto.LocalWorkspaceOptions(work_dir=str(REPO), pulumi_home=str(home), env_vars=env,

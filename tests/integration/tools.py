@@ -53,3 +53,36 @@ def pulumi_cli() -> Path:
             return Path(found)
     raise FileNotFoundError(f"no Pulumi CLI v{version} or newer in {built.parent} or on PATH: "
                             "run `bash .ci/install-tools`")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _go_mod_require(module_folder: str, module: str) -> str:
+    """The version a wrapper module under .ci/go requires of `module` (its go.mod: one place)."""
+    text = (REPO / ".ci" / "go" / module_folder / "go.mod").read_text()
+    for line in text.splitlines():
+        parts = line.replace("require ", "").split()
+        if len(parts) >= 2 and parts[0] == module:
+            return parts[1]
+    raise KeyError(f".ci/go/{module_folder}/go.mod requires no {module}")
+
+
+def kubernetes_provider() -> Path:
+    """pulumi-resource-kubernetes as .ci/build-cluster-tools builds it: from the provider module's
+    one served version, stamped with the version of the SDK requirements.txt pins."""
+    from importlib import metadata
+    module = _go_mod_require("pulumi-kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4")
+    built = TOOLS / "pulumi-kubernetes" / f"{module}-as-{metadata.version('pulumi_kubernetes')}" / "pulumi-resource-kubernetes"
+    if not built.is_file():
+        raise FileNotFoundError(f"{built} missing: run `bash .ci/install-tools` (it runs .ci/build-cluster-tools)")
+    return built
+
+
+def cluster_bin() -> Path:
+    """The one-node cluster's binaries (kubectl, crictl ...), as .ci/build-cluster-tools builds them."""
+    version = _go_mod_require("kubernetes", "k8s.io/kubernetes")
+    found = TOOLS / "kubernetes" / version / "bin"
+    if not (found / "kubectl").is_file():
+        raise FileNotFoundError(f"{found}/kubectl missing: run `bash .ci/install-tools`")
+    return found

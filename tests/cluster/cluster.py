@@ -1,0 +1,111 @@
+"""The lab on a real Kubernetes cluster, through the real Pulumi CLI and the real
+pulumi-resource-kubernetes (built by .ci/build-cluster-tools), on its own stack.
+
+The cluster is the one-node cluster .ci/install-tools starts (.ci/cluster/up), or the one
+$CREDIT_LAB_KUBECONFIG names (its images must then be pullable or loaded). The lab's images reach
+our cluster's containerd from the Docker Engine (.ci/cluster/load-images, as `kind load` does);
+the workload's image is built from workload/ the way the program builds it and given as
+`workloadImage`. Services are NodePorts on the node's address, which is this machine's own.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from tests.integration import images, real_lab, tools
+
+REPO = real_lab.REPO
+STACK = "ktest"
+NAMESPACE = f"{real_lab.PROJECT}-{STACK}"
+# The one-node cluster's node address (.ci/cluster/env NODE_IP): NodePorts answer there.
+NODE_IP = "10.244.0.1"
+OWN_KUBECONFIG = Path("/var/lib/credit-lab-cluster/etc/admin.conf")
+
+
+def kubeconfig() -> Path:
+    given = os.environ.get("CREDIT_LAB_KUBECONFIG")
+    found = Path(given) if given else OWN_KUBECONFIG
+    if not found.is_file():
+        raise FileNotFoundError(f"{found}: no cluster: run `bash .ci/install-tools` (it starts one)")
+    return found
+
+
+def kubectl(*args: str, check: bool = True, timeout: float = 120) -> str:
+    run = subprocess.run([str(tools.cluster_bin() / "kubectl"), f"--kubeconfig={kubeconfig()}", *args],
+                         capture_output=True, text=True, timeout=timeout)
+    if check and run.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)}: {run.stderr.strip()}")
+    return run.stdout
+
+
+def kubectl_json(*args: str) -> dict:
+    return json.loads(kubectl(*args, "-o", "json"))
+
+
+def workload_image() -> str:
+    """The workload's image, built as the program declares it, in the cluster's image store."""
+    reference = images.workload()
+    if not os.environ.get("CREDIT_LAB_KUBECONFIG"):
+        subprocess.run(["bash", str(REPO / ".ci" / "cluster" / "load-images"), reference], check=True,
+                       capture_output=True, timeout=600)
+    return reference
+
+
+def base_config() -> dict[str, str]:
+    return {"platform": "kubernetes", "serviceType": "NodePort", "nodeAddress": NODE_IP,
+            "workloadImage": workload_image(), "kubernetes:kubeconfig": str(kubeconfig())}
+
+
+@dataclass
+class ClusterLab:
+    stack: auto.Stack
+    home: Path
+    outputs: dict
+
+    def output(self, name: str):
+        return self.outputs[name].value
+
+    def up(self, **kwargs) -> "ClusterLab":
+        self.outputs = self.stack.up(color="never", **kwargs).outputs
+        return self
+
+
+def prepare(config: dict[str, str] | None = None, secret: dict[str, str] | None = None) -> ClusterLab:
+    home = Path(tempfile.mkdtemp(prefix="credit-lab-cluster-"))
+    options = real_lab.workspace(home, packages=("kubernetes", "docker", "random"))
+    stack = auto.create_or_select_stack(STACK, project_name=real_lab.PROJECT, program=real_lab._program, opts=options)
+    values = {key: auto.ConfigValue(value) for key, value in {**base_config(), **(config or {})}.items()}
+    values.update({key: auto.ConfigValue(value, secret=True) for key, value in (secret or {}).items()})
+    stack.set_all_config(values)
+    return ClusterLab(stack, home, {})
+
+
+def remove_leftovers() -> None:
+    """What a killed run left: the test namespace (and everything in it), its stack file."""
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", timeout=300)
+    (REPO / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)
+
+
+def destroy(lab: ClusterLab) -> None:
+    lab.stack.destroy(color="never")
+    lab.stack.workspace.remove_stack(STACK)
+    (REPO / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)
+    shutil.rmtree(lab.home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(config: dict[str, str] | None = None, secret: dict[str, str] | None = None):
+    remove_leftovers()
+    lab = prepare(config, secret).up()
+    try:
+        yield lab
+    finally:
+        destroy(lab)
