@@ -43,11 +43,12 @@ class Data:
     """Where the container keeps it."""
     size_gb: int = 5
     """What a claim asks for on Kubernetes."""
-    owned_by_process: bool = False
-    """The process makes `path` itself and must own it (PostgreSQL's data directory: initdb wants
-    0700 and its own uid). A new claim's root belongs to root on most provisioners, so Kubernetes
-    mounts the claim at the parent folder; on Docker a new named volume copies the image's folder
-    with its owner."""
+    owned_by_process: Optional[str] = None
+    """The variable that tells the process where its data goes, where the process must own that
+    folder (PostgreSQL's PGDATA: initdb wants it 0700 and its own). A new claim's root belongs to
+    root on most provisioners, so on Kubernetes the claim is mounted at `path` (in place of the
+    image's VOLUME there, which the runtime would otherwise make anew in each pod) and the variable
+    points one folder down; on Docker a new named volume copies the image's folder with its owner."""
 
 
 @dataclass

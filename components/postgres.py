@@ -62,7 +62,7 @@ def spec(args: PostgresArgs) -> ContainerSpec:
         probe=Probe(render.healthcheck_command(), interval_s=5, timeout_s=5, retries=5, start_period_s=wait_s),
         wait_s=wait_s, create_timeout_s=wait_s + CREATE_MARGIN_S,
         port=topology.POSTGRES_PORT, host_port=args.host_port,
-        data=Data("pgdata", render.DATA_DIR, owned_by_process=True), stateful=True, user=IMAGE_UID,
+        data=Data("pgdata", render.DATA_DIR, owned_by_process=render.DATA_DIR_ENV), stateful=True, user=IMAGE_UID,
         # Parallel query workers share memory through /dev/shm; Docker's 64 MB is too small.
         shm_mb=256,
         # The Datadog Agent (when there is one) collects this container's log: slow statements and

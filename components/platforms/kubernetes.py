@@ -29,6 +29,8 @@ CHECKSUM_ANNOTATION = "credit-lab/checksum"
 # user, escalates nothing, drops every capability and uses the runtime's seccomp profile; the volumes
 # are claims, ConfigMaps, Secrets and an in-memory /dev/shm.
 POD_SECURITY = "restricted"
+# Where a process that must own its data folder keeps it, inside its claim (ContainerSpec.data).
+DATA_SUBDIRECTORY = "data"
 
 
 @dataclass
@@ -101,8 +103,10 @@ class KubernetesPlatform:
         # Persistent data: a claim per pod (StatefulSet) or one claim (Deployment, replaced whole).
         data_name, claim_templates = None, None
         if spec.data is not None:
-            mount_path = posixpath.dirname(spec.data.path) if spec.data.owned_by_process else spec.data.path
-            mounts.append(k8s.core.v1.VolumeMountArgs(name="data", mount_path=mount_path))
+            mounts.append(k8s.core.v1.VolumeMountArgs(name="data", mount_path=spec.data.path))
+            if spec.data.owned_by_process:
+                env.append(k8s.core.v1.EnvVarArgs(name=spec.data.owned_by_process,
+                                                  value=posixpath.join(spec.data.path, DATA_SUBDIRECTORY)))
             claim_spec = k8s.core.v1.PersistentVolumeClaimSpecArgs(
                 access_modes=["ReadWriteOnce"], storage_class_name=self.settings.storage_class or None,
                 resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{spec.data.size_gb}Gi"}))

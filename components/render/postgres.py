@@ -26,6 +26,8 @@ INITDB_SOURCE_DIR = CONFIG_DIR / "initdb"
 # Paths inside the postgres:15-alpine image.
 INITDB_DIR = "/docker-entrypoint-initdb.d"
 DATA_DIR = "/var/lib/postgresql/data"
+# The official image's variable for the data directory (its ENV PGDATA is DATA_DIR).
+DATA_DIR_ENV = "PGDATA"
 OFFICIAL_ENTRYPOINT = "docker-entrypoint.sh"
 ENTRYPOINT_PATH = "/usr/local/bin/credit-lab-entrypoint.sh"
 REAPPLY_PATH = "/usr/local/bin/credit-lab-reapply.sh"

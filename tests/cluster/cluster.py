@@ -38,10 +38,14 @@ def kubeconfig() -> Path:
     return found
 
 
-def kubectl(*args: str, check: bool = True, timeout: float = 120) -> str:
-    run = subprocess.run([str(tools.cluster_bin() / "kubectl"), f"--kubeconfig={kubeconfig()}", *args],
-                         capture_output=True, text=True, timeout=timeout)
-    if check and run.returncode != 0:
+def kubectl_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(tools.cluster_bin() / "kubectl"), f"--kubeconfig={kubeconfig()}", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def kubectl(*args: str, timeout: float = 120) -> str:
+    run = kubectl_run(*args, timeout=timeout)
+    if run.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {run.stderr.strip()}")
     return run.stdout
 
@@ -97,15 +101,19 @@ def remove_leftovers() -> None:
 def destroy(lab: ClusterLab) -> None:
     lab.stack.destroy(color="never")
     lab.stack.workspace.remove_stack(STACK)
+    lab.stack = None
     (REPO / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)
     shutil.rmtree(lab.home, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def running(config: dict[str, str] | None = None, secret: dict[str, str] | None = None):
+    """The test stack up for a block (what a killed run left removed first), destroyed after it
+    unless the block destroyed it already."""
     remove_leftovers()
     lab = prepare(config, secret).up()
     try:
         yield lab
     finally:
-        destroy(lab)
+        if lab.stack is not None:
+            destroy(lab)
