@@ -46,6 +46,11 @@ class LabMocks(pulumi.runtime.Mocks):
             outputs["repoDigest"] = fake_digest(args.inputs["imageName"])
         elif args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = generated_password(args.name)
+        elif args.typ == "kubernetes:core/v1:Service" and (args.inputs.get("spec") or {}).get("type") == "NodePort":
+            # The cluster allocates a node port per service port (30000-32767).
+            outputs["spec"] = {**args.inputs["spec"], "ports": [
+                {**port, "nodePort": 30000 + int(hashlib.sha256(args.name.encode()).hexdigest(), 16) % 2768}
+                for port in args.inputs["spec"]["ports"]]}
         elif args.typ == "datadog:index/dashboardJson:DashboardJson":
             # The provider stores the API's Dashboard.url: the dashboard's path in the app (Datadog
             # API reference, Dashboards: "url": "/dashboard/123-abc-456/example-dashboard-title").
