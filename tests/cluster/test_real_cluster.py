@@ -62,17 +62,6 @@ APPS = {topology.POSTGRES_ALIAS, topology.EXPORTER_ALIAS, topology.PROMETHEUS_AL
         topology.WORKLOAD_ALIAS}
 
 
-def _database(dsn: str, seed: int) -> tuple[int, int, set]:
-    """(the cluster's system identifier; seeded customers; customers the workload added)."""
-    with psycopg2.connect(dsn, connect_timeout=10) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT system_identifier FROM pg_control_system()")
-        (identifier,) = cursor.fetchone()
-        cursor.execute("SELECT count(*) FROM customers WHERE id <= %s", (seed,))
-        (seeded,) = cursor.fetchone()
-        cursor.execute("SELECT id, email FROM customers WHERE id > %s", (seed,))
-        return identifier, seeded, set(cursor.fetchall())
-
-
 def test_every_pod_is_ready_as_its_images_non_root_user_under_restricted_pod_security(lab):
     namespace = cluster.kubectl_json("get", "namespace", cluster.NAMESPACE)
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == k8s_platform.POD_SECURITY
@@ -112,7 +101,7 @@ def test_the_urls_answer_and_prometheus_scrapes_the_exporter_through_grafana(lab
 def test_the_dsn_connects_and_finds_the_seed(lab):
     dsn = lab.outputs["postgresDsn"]
     assert dsn.secret
-    _, seeded, _ = _database(dsn.value, SEED)
+    _, seeded, _ = real_lab.database_state(dsn.value, SEED)
     assert seeded == SEED
 
 
@@ -134,7 +123,7 @@ def test_no_secret_is_in_a_config_map_or_in_clear_in_the_state(lab):
 
 def test_the_database_pod_deleted_comes_back_with_every_row(lab):
     dsn = lab.output("postgresDsn")
-    before = _database(dsn, SEED)
+    before = real_lab.database_state(dsn, SEED)
     assert before[2], "the workload added no customer yet: nothing to prove kept"
     uid = _by_app(_pods())[topology.POSTGRES_ALIAS]["metadata"]["uid"]
     cluster.kubectl("-n", cluster.NAMESPACE, "delete", "pod", f"{topology.POSTGRES_ALIAS}-0", "--wait=true",
@@ -145,7 +134,7 @@ def test_the_database_pod_deleted_comes_back_with_every_row(lab):
         pod = pods.get(topology.POSTGRES_ALIAS)
         return pod if pod and pod["metadata"]["uid"] != uid and _ready(pod) else None
     real_lab.wait_for("a new PostgreSQL pod Ready", back, deadline_s=180)
-    after = real_lab.wait_for("the DSN answers again", lambda: _database(dsn, SEED), deadline_s=60)
+    after = real_lab.wait_for("the DSN answers again", lambda: real_lab.database_state(dsn, SEED), deadline_s=60)
     assert after[0] == before[0], "a new cluster was initialized: the claim was not kept"
     assert after[1] == SEED and before[2] <= after[2], "rows lost"
 
@@ -165,13 +154,13 @@ def test_a_scenario_change_rolls_only_the_workload(lab):
 
 def test_new_passwords_keep_every_row_and_lock_the_old_one_out(lab):
     old_dsn = lab.output("postgresDsn")
-    identifier, _, added = _database(old_dsn, SEED)
+    identifier, _, added = real_lab.database_state(old_dsn, SEED)
     new = {key: secrets.token_hex(12) for key in ("postgresPassword", "workloadPassword", "exporterPassword")}
     lab.stack.set_all_config({key: auto.ConfigValue(value, secret=True) for key, value in new.items()})
     lab.up()
     dsn = lab.output("postgresDsn")
     assert f":{new['postgresPassword']}@" in dsn
-    after = real_lab.wait_for("the database answers with the new password", lambda: _database(dsn, SEED), 120)
+    after = real_lab.wait_for("the database answers with the new password", lambda: real_lab.database_state(dsn, SEED), 120)
     assert after[0] == identifier and after[1] == SEED and added <= after[2]
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(old_dsn, connect_timeout=10).close()

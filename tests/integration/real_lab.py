@@ -230,6 +230,18 @@ def destroy(lab: Lab, log=None) -> None:
     shutil.rmtree(lab.home, ignore_errors=True)
 
 
+def database_state(dsn: str, seed: int) -> tuple[int, int, set]:
+    """(the cluster's system identifier, which initdb makes anew; seeded customers; the customers
+    the workload added since, as (id, email) pairs)."""
+    with psycopg2.connect(dsn, connect_timeout=10) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT system_identifier FROM pg_control_system()")
+        (system_identifier,) = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM customers WHERE id <= %s", (seed,))
+        (seeded,) = cursor.fetchone()
+        cursor.execute("SELECT id, email FROM customers WHERE id > %s", (seed,))
+        return system_identifier, seeded, set(cursor.fetchall())
+
+
 # ---- what a preview plans, and a change to the workload's code ----------------------------------
 # The engine's steps of one replacement (replace, then create-replacement and delete-replaced, in the
 # order delete_before_replace gives): one "replace" to the tests.

@@ -141,18 +141,6 @@ def test_no_secret_is_in_the_state_in_clear(lab):
         assert len(secret) >= 16 and secret not in state, f"the {name} is in the state file in clear"
 
 
-def _database_state(dsn: str, seed: int) -> tuple[int, int, set]:
-    """(the cluster's system identifier, which initdb makes anew; seeded customers; the customers
-    the workload added since, as (id, email) pairs)."""
-    with psycopg2.connect(dsn, connect_timeout=10) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT system_identifier FROM pg_control_system()")
-        (system_identifier,) = cursor.fetchone()
-        cursor.execute("SELECT count(*) FROM customers WHERE id <= %s", (seed,))
-        (seeded,) = cursor.fetchone()
-        cursor.execute("SELECT id, email FROM customers WHERE id > %s", (seed,))
-        return system_identifier, seeded, set(cursor.fetchall())
-
-
 def test_new_passwords_keep_every_row_and_work_everywhere(lab):
     """Issue 18, item 3: new passwords for the superuser, the workload's and the exporter's roles
     replace the containers, keep the data volume and every row, and reach every client, the roles
@@ -160,7 +148,7 @@ def test_new_passwords_keep_every_row_and_work_everywhere(lab):
     database = lab.containers()[f"{real_lab.PREFIX}-{topology.POSTGRES_ALIAS}"]
     seed = int(dict(e.split("=", 1) for e in database.attrs["Config"]["Env"])[topology.SEED_CUSTOMERS_ENV])
     old_dsn = lab.output("postgresDsn")
-    cluster, _, added = _database_state(old_dsn, seed)
+    cluster, _, added = real_lab.database_state(old_dsn, seed)
     assert added, "the workload added no customer before the change: nothing to prove kept"
     new = {key: secrets.token_hex(12) for key in ("postgresPassword", "workloadPassword", "exporterPassword")}
     lab.stack.set_all_config({key: auto.ConfigValue(value, secret=True) for key, value in new.items()})
@@ -168,7 +156,7 @@ def test_new_passwords_keep_every_row_and_work_everywhere(lab):
 
     dsn = lab.output("postgresDsn")
     assert f":{new['postgresPassword']}@" in dsn
-    cluster_after, seeded, added_after = _database_state(dsn, seed)
+    cluster_after, seeded, added_after = real_lab.database_state(dsn, seed)
     assert cluster_after == cluster, "the database was initialized anew: the data volume was not kept"
     assert seeded == seed and added <= added_after, \
         f"rows lost: {seeded} of {seed} seeded, {len(added - added_after)} of the workload's {len(added)} gone"
