@@ -14,7 +14,8 @@ from components.namespace import Namespace, NamespaceArgs
 from components.network import Network, NetworkArgs
 from components.platforms.docker import DockerPlatform
 from components.platforms.kubernetes import KubernetesPlatform, KubernetesSettings
-from components.postgres import Postgres, PostgresArgs
+from components.docker_common import container_name, dns_label
+from components.postgres import DatadogCheck, Postgres, PostgresArgs
 from components.postgres_exporter import PostgresExporter, PostgresExporterArgs
 from components.prometheus import Prometheus, PrometheusArgs
 from components.render import datadog as datadog_render
@@ -38,13 +39,17 @@ credentials = Credentials("credentials", CredentialsArgs(secrets=settings.secret
 
 postgres = Postgres("postgres", PostgresArgs(
     platform=platform, image=images.postgres.reference, passwords=credentials.by_role(),
-    seed_customers=settings.seed_customers, host_port=ports.postgres))
+    seed_customers=settings.seed_customers, host_port=ports.postgres,
+    # On Kubernetes the Agent finds its DBM check on the database's pod (Autodiscovery annotations).
+    datadog=DatadogCheck(env=settings.dd_env, stack=datadog_render.stack_tag(prefix),
+                         reported_hostname=dns_label(container_name(prefix, topology.POSTGRES_ALIAS)))
+    if settings.datadog_enabled and settings.platform == "kubernetes" else None))
 
 # Datadog: the Agent watches the database (DBM) and takes the workload's traces.
 agent = None
 if settings.datadog_enabled:
     agent = DatadogAgent("datadog-agent", DatadogAgentArgs(
-        prefix=prefix, network_name=network.network_name, image=images.datadog_agent.reference,
+        platform=platform, prefix=prefix, image=images.datadog_agent.reference,
         db_host=postgres.host, db_port=postgres.port, db_container_name=postgres.container_name,
         api_key=settings.secrets.dd_api_key, site=settings.dd_site, env=settings.dd_env,
         datadog_password=credentials.datadog), opts=ResourceOptions(depends_on=[postgres]))
@@ -68,7 +73,7 @@ grafana = Grafana("grafana", GrafanaArgs(
 workload = Workload("workload", WorkloadArgs(
     platform=platform, prefix=prefix, db_host=postgres.host, db_port=postgres.port, password=credentials.workload,
     knobs=settings.workload, dd_env=settings.dd_env, agent_host=agent.host if agent else None,
-    image=settings.workload_image),
+    agent_on_each_node=bool(agent and agent.on_each_node), image=settings.workload_image),
     opts=ResourceOptions(depends_on=[postgres, *([agent] if agent else [])]))
 
 pulumi.export("grafanaUrl", pulumi.Output.concat("http://", grafana.endpoint))

@@ -92,7 +92,12 @@ class ContainerSpec:
     stop_timeout_s: Optional[int] = None
     shm_mb: Optional[int] = None
     labels: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Docker labels (the Datadog Agent reads some); Kubernetes annotations of its pods."""
+    """Docker labels (the Datadog Agent on Docker reads its log settings there)."""
+    annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Kubernetes annotations of its pods (the Datadog Agent's Autodiscovery reads them there)."""
+    node_ip_env: Optional[str] = None
+    """A variable set to the IP of the node the pod runs on (Kubernetes' downward API), where a
+    per-node service listens: the Datadog Agent's trace intake."""
     database_client: bool = False
     """It connects to PostgreSQL (the NetworkPolicy lets only these in)."""
     create_timeout_s: Optional[int] = None

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import pulumi
 import pulumi_docker as docker
 
 from components import docker_common as dc, topology
+from components.platforms import kubernetes_agent
+from components.platforms.docker import DockerPlatform
 from components.render import datadog as render
 
 # Host paths Datadog's Docker install mounts read-only (Datadog docs: Docker Agent; Docker log
@@ -21,7 +24,11 @@ HOST_MOUNTS = (
 
 
 @dataclass
-class DatadogAgentArgs(dc.ContainerArgs):
+class DatadogAgentArgs:
+    platform: object
+    """Where it runs (components/platforms): a container on Docker, a DaemonSet on Kubernetes."""
+    prefix: str
+    """Project and stack: its host name, and on Docker its container's and volume's names."""
     image: str
     """Datadog Agent 7.63+ image reference (components/versions.py)."""
     db_host: pulumi.Input[str]
@@ -41,13 +48,27 @@ class DatadogAgentArgs(dc.ContainerArgs):
 
 
 class DatadogAgent(pulumi.ComponentResource):
-    host: pulumi.Output[str]
-    """Where the workload sends traces: the Agent's alias on the lab network."""
+    host: Optional[pulumi.Output[str]]
+    """Where the workload sends traces: the Agent's alias on the lab network (Docker); None on
+    Kubernetes, where each node's Agent listens on the node's IP (`on_each_node`)."""
+    on_each_node: bool
+    """The workload sends to its node's IP (Kubernetes: a DaemonSet with hostPort 8126)."""
     container_name: pulumi.Output[str]
-    """The Agent container."""
+    """The Agent container (Docker) or DaemonSet (Kubernetes)."""
 
     def __init__(self, name: str, args: DatadogAgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("credit-lab:index:DatadogAgent", name, None, opts)
+        if isinstance(args.platform, DockerPlatform):
+            self._docker(name, args, opts)
+        else:
+            placed = kubernetes_agent.place(
+                self, name, lab_namespace=args.platform.settings.namespace, image=args.image, api_key=args.api_key,
+                datadog_password=args.datadog_password,
+                env=render.agent_env(args.site, args.env, agent_hostname(args.prefix), kubernetes=True))
+            self.host, self.on_each_node, self.container_name = None, True, placed.name
+        self.register_outputs({"host": self.host, "containerName": self.container_name})
+
+    def _docker(self, name: str, args: DatadogAgentArgs, opts: Optional[pulumi.ResourceOptions]) -> None:
         image = dc.pinned_image(f"{name}-image", args.image, self)
         # Log positions survive a new Agent container. Datadog's recipe bind-mounts the host's
         # /opt/datadog-agent/run, which Docker Desktop refuses (not a shared path) and Colima
@@ -55,7 +76,8 @@ class DatadogAgent(pulumi.ComponentResource):
         run_volume = docker.Volume(f"{name}-run", name=f"{args.prefix}-datadog-run",
                                    opts=pulumi.ResourceOptions(parent=self))
         container = dc.lab_container(
-            self, name, args, topology.AGENT_ALIAS, image.image_id, opts,
+            self, name, dc.ContainerArgs(prefix=args.prefix, network_name=args.platform.network_name),
+            topology.AGENT_ALIAS, image.image_id, opts,
             envs=dc.env_list(render.agent_env(args.site, args.env, agent_hostname(args.prefix)),
                              {render.API_KEY_ENV: args.api_key,
                               render.POSTGRES_PASSWORD_ENV: args.datadog_password}),
@@ -72,8 +94,8 @@ class DatadogAgent(pulumi.ComponentResource):
             pid_mode="host",
         )
         self.host = pulumi.Output.from_input(topology.AGENT_ALIAS)
+        self.on_each_node = False
         self.container_name = container.name
-        self.register_outputs({"host": self.host, "containerName": self.container_name})
 
 
 def agent_hostname(prefix: str) -> str:

@@ -47,6 +47,19 @@ class PostgresArgs:
     """Customers generated on first init."""
     host_port: int
     """Where the user reaches it (Docker: the host port on the bind address)."""
+    datadog: Optional["DatadogCheck"] = None
+    """With the Datadog Agent on Kubernetes: the check its pod's Autodiscovery annotations carry."""
+
+
+@dataclass
+class DatadogCheck:
+    """The `postgres` check with DBM, as the Agent finds it on the database's pod (Kubernetes)."""
+    env: str
+    """The env tag."""
+    stack: str
+    """The stack tag (render/datadog.stack_tag)."""
+    reported_hostname: str
+    """The name DBM lists the database under (the Docker container's name, as a DNS label)."""
 
 
 def spec(args: PostgresArgs) -> ContainerSpec:
@@ -67,7 +80,10 @@ def spec(args: PostgresArgs) -> ContainerSpec:
         shm_mb=256,
         # The Datadog Agent (when there is one) collects this container's log: slow statements and
         # auto_explain plans.
-        labels={datadog_render.LOGS_LABEL: datadog_render.postgres_logs_label()})
+        labels={datadog_render.LOGS_LABEL: datadog_render.postgres_logs_label()},
+        annotations=datadog_render.pod_annotations(topology.POSTGRES_ALIAS, args.datadog.env, topology.POSTGRES_PORT,
+                                                   args.datadog.reported_hostname, args.datadog.stack)
+        if args.datadog else {})
 
 
 class Postgres(pulumi.ComponentResource):

@@ -336,10 +336,6 @@ def load(config: Optional[pulumi.Config] = None) -> Settings:
                  not (settings.workload_image.registry and settings.workload_image.reference),
                  "a registry to push a built image to, which workloadImage (an image you provide) leaves unbuilt: "
                  "set one of them")
-    # Datadog on Kubernetes (the Agent as a DaemonSet) is not part of this platform yet.
-    reader.check("ddApiKey", "(set)", not (settings.platform == "kubernetes" and settings.datadog_enabled),
-                 "the Datadog Agent runs on platform docker only so far: remove it (pulumi config rm ddApiKey) "
-                 "to run the lab on Kubernetes")
     if reader.problems:
         raise ConfigError("invalid stack config:\n  " + "\n  ".join(reader.problems))
     return settings

@@ -56,16 +56,27 @@ class WorkloadArgs:
     """The Datadog Agent's address (DatadogAgent.host), or None: tracing off, no errors, no log spam."""
     image: WorkloadImage
     """Where its image comes from: built locally (the default), built and pushed to a registry, or given."""
+    agent_on_each_node: bool = False
+    """The Agent listens on each node's IP (Kubernetes): traces go to the pod's node."""
+
+
+# What stands for the node's IP in the rendered env until the platform sets the variable from the
+# pod's own status (ContainerSpec.node_ip_env).
+NODE_IP = "status.hostIP"
 
 
 def workload_env(args: WorkloadArgs) -> pulumi.Output[dict[str, str]]:
     """The container's non-secret env, from the workload's own renderer (PGPASSWORD goes
-    separately, as a secret). Without an agent, tracing is off."""
-    return dc.rendered(
-        lambda host, port, agent_host: ws.render_env(
-            host=host, port=port, dbname=topology.DATABASE, user=topology.WORKLOAD_ROLE, rate=args.knobs.rate,
-            services=args.knobs.services, scenario=args.knobs.scenario, dd_env=args.dd_env, agent_host=agent_host),
-        args.db_host, args.db_port, args.agent_host)
+    separately, as a secret). Without an agent, tracing is off; with one on each node, its address
+    is left to the platform (the node's IP)."""
+    def render(host, port, agent_host):
+        env = ws.render_env(host=host, port=port, dbname=topology.DATABASE, user=topology.WORKLOAD_ROLE,
+                            rate=args.knobs.rate, services=args.knobs.services, scenario=args.knobs.scenario,
+                            dd_env=args.dd_env, agent_host=NODE_IP if args.agent_on_each_node else agent_host)
+        if args.agent_on_each_node:
+            del env[ws.ENV_DD_AGENT_HOST]
+        return env
+    return dc.rendered(render, args.db_host, args.db_port, args.agent_host)
 
 
 class Workload(pulumi.ComponentResource):
@@ -97,6 +108,7 @@ class Workload(pulumi.ComponentResource):
             alias=topology.WORKLOAD_ALIAS, **image_fields,
             env=workload_env(args), secret_env={ws.ENV_PGPASSWORD: args.password},
             probe=image_probe(), probe_in_image=True, user=IMAGE_UID, database_client=True,
+            node_ip_env=ws.ENV_DD_AGENT_HOST if args.agent_on_each_node else None,
             # SIGTERM lets in-flight work finish; give it time before the platform kills it.
             stop_signal="SIGTERM", stop_timeout_s=15), opts)
         self.container_name = placed.name

@@ -24,6 +24,8 @@ SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 PART_OF = "credit-lab"
 NAME_LABEL = "app.kubernetes.io/name"
 CLIENT_LABEL = "credit-lab/database-client"
+# On a namespace whose client pods may reach the lab's database (the Datadog Agent's), its value the lab's namespace.
+CLIENT_NAMESPACE_LABEL = "credit-lab/database-clients-of"
 CHECKSUM_ANNOTATION = "credit-lab/checksum"
 # The strictest Pod Security Standard the lab's pods meet: every one runs as its image's non-root
 # user, escalates nothing, drops every capability and uses the runtime's seccomp profile; the volumes
@@ -100,6 +102,10 @@ class KubernetesPlatform:
                 secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key=k)))
                     for k in sorted(spec.secret_env)]
 
+        if spec.node_ip_env:
+            env.append(k8s.core.v1.EnvVarArgs(name=spec.node_ip_env, value_from=k8s.core.v1.EnvVarSourceArgs(
+                field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.hostIP"))))
+
         # Persistent data: a claim per pod (StatefulSet) or one claim (Deployment, replaced whole).
         data_name, claim_templates = None, None
         if spec.data is not None:
@@ -164,7 +170,8 @@ class KubernetesPlatform:
         labels = {**selector, "app.kubernetes.io/part-of": PART_OF,
                   **({CLIENT_LABEL: "true"} if spec.database_client else {})}
         template = k8s.core.v1.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={CHECKSUM_ANNOTATION: checksum}),
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels,
+                                                annotations={**spec.annotations, CHECKSUM_ANNOTATION: checksum}),
             spec=k8s.core.v1.PodSpecArgs(
                 containers=[container], volumes=volumes or None, automount_service_account_token=False,
                 termination_grace_period_seconds=spec.stop_timeout_s,
@@ -247,7 +254,12 @@ class KubernetesPlatform:
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector), policy_types=["Ingress"],
                 ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                     from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={CLIENT_LABEL: "true"}))],
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={CLIENT_LABEL: "true"})),
+                        # the Datadog Agent, in a namespace of its own (kubernetes_agent.py)
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                match_labels={CLIENT_NAMESPACE_LABEL: self.settings.namespace}),
+                            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={CLIENT_LABEL: "true"}))],
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=spec.port, protocol="TCP")])]),
             opts=opts)
 

@@ -31,9 +31,11 @@ CHECK_MAX_CONNECTIONS = 4
 RUN_PATH = "/opt/datadog-agent/run"
 
 
-def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
-    """Non-secret env of the Agent container (the API key and DB password go separately)."""
-    return {
+def agent_env(site: str, env: str, hostname: str, kubernetes: bool = False) -> dict[str, str]:
+    """Non-secret env of the Agent container (the API key and DB password go separately). On
+    Kubernetes the Agent tails the pods' log files under /var/log/pods (Datadog: Kubernetes log
+    collection) instead of Docker's json-file logs."""
+    values = {
         "DD_SITE": site,
         "DD_ENV": env,
         # Containers cannot always detect a host name (Docker Desktop, Colima): name it. The
@@ -59,6 +61,10 @@ def agent_env(site: str, env: str, hostname: str) -> dict[str, str]:
         # postgres.can_connect is sent: integrations-core postgres.py, validate.py).
         "DD_INTEGRATION_CHECK_STATUS_ENABLED": "true",
     }
+    if kubernetes:
+        del values["DD_LOGS_CONFIG_DOCKER_CONTAINER_USE_FILE"]
+        values["DD_LOGS_CONFIG_K8S_CONTAINER_USE_FILE"] = "true"
+    return values
 
 
 def postgres_instance(env: str, host: str, port: int, reported_hostname: str, stack: str) -> dict:
@@ -95,6 +101,18 @@ def stack_tag(prefix: str) -> str:
     tags on intake ("Tags are converted to lowercase", docs: Getting Started with Tags), so the
     monitors' filters must use the lowercased value too."""
     return prefix.lower()
+
+
+# On Kubernetes the check is an Autodiscovery annotation of the database's pod, the instance's host
+# the template variable the Agent fills with the pod's IP (Datadog: Autodiscovery template variables).
+POD_HOST = "%%host%%"
+
+
+def pod_annotations(container: str, env: str, port: int, reported_hostname: str, stack: str) -> dict[str, str]:
+    """The PostgreSQL pod's Autodiscovery annotations (`ad.datadoghq.com/<container>.checks` and
+    `.logs`, Agent 7.36+): the same check instance and log settings as on Docker."""
+    return {f"ad.datadoghq.com/{container}.checks": checks_label(env, POD_HOST, port, reported_hostname, stack),
+            f"ad.datadoghq.com/{container}.logs": postgres_logs_label()}
 
 
 def checks_label(env: str, host: str, port: int, reported_hostname: str, stack: str) -> str:

@@ -92,9 +92,14 @@ def prepare(config: dict[str, str] | None = None, secret: dict[str, str] | None 
     return ClusterLab(stack, home, {})
 
 
+AGENT_NAMESPACE = f"{NAMESPACE}-datadog"
+
+
 def remove_leftovers() -> None:
-    """What a killed run left: the test namespace (and everything in it), its stack file."""
-    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", timeout=300)
+    """What a killed run left: the test namespaces (and everything in them), the Agent's
+    cluster-wide role and binding, the stack file."""
+    kubectl("delete", "namespace", NAMESPACE, AGENT_NAMESPACE, "--ignore-not-found", "--wait=true", timeout=300)
+    kubectl("delete", "clusterrolebinding,clusterrole", AGENT_NAMESPACE, "--ignore-not-found")
     (REPO / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)
 
 

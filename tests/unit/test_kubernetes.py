@@ -137,7 +137,9 @@ def test_only_database_clients_reach_postgres(run):
     spec = policy.inputs["spec"]
     assert spec["podSelector"]["matchLabels"] == {k8s_platform.NAME_LABEL: topology.POSTGRES_ALIAS}, policy.urn
     (rule,) = spec["ingress"]
-    assert rule["from"] == [{"podSelector": {"matchLabels": {k8s_platform.CLIENT_LABEL: "true"}}}], policy.urn
+    assert {"podSelector": {"matchLabels": {k8s_platform.CLIENT_LABEL: "true"}}} in rule["from"], policy.urn
+    assert all(peer["podSelector"] == {"matchLabels": {k8s_platform.CLIENT_LABEL: "true"}} for peer in rule["from"]), \
+        f"{policy.urn}: a peer that is not a labelled client"
     clients = {alias for alias, r in _workloads(run).items()
                if r.inputs["spec"]["template"]["metadata"]["labels"].get(k8s_platform.CLIENT_LABEL) == "true"}
     assert clients == {topology.WORKLOAD_ALIAS, topology.EXPORTER_ALIAS}, sorted(clients)
@@ -169,6 +171,87 @@ def test_a_local_build_is_never_pulled_and_its_id_rolls_the_pod(run):
     assert container["imagePullPolicy"] == "Never", container
 
 
-def test_datadog_on_kubernetes_is_refused_naming_the_key():
-    with pytest.raises(lab_settings.ConfigError, match="ddApiKey"):
-        run_program(config=K8S, secret={"ddApiKey": API_KEY})
+# ---- Datadog on Kubernetes (issue 28) -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def datadog_run():
+    return run_program(config=K8S, secret={**PASSWORDS, "ddApiKey": API_KEY})
+
+
+def _agent(run):
+    (daemon_set,) = run.of_type("kubernetes:apps/v1:DaemonSet")
+    return daemon_set
+
+
+def test_the_agent_is_a_daemonset_in_a_privileged_namespace_of_its_own(datadog_run):
+    namespaces = {n.inputs["metadata"]["name"]: n for n in datadog_run.of_type("kubernetes:core/v1:Namespace")}
+    assert set(namespaces) == {"credit-lab-dev", "credit-lab-dev-datadog"}, sorted(namespaces)
+    agent_ns = namespaces["credit-lab-dev-datadog"]
+    assert agent_ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged", agent_ns.urn
+    assert namespaces["credit-lab-dev"].inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
+        "restricted", "the lab's namespace lost its standard"
+    daemon_set = _agent(datadog_run)
+    assert daemon_set.inputs["metadata"]["namespace"] == "credit-lab-dev-datadog", daemon_set.urn
+
+
+def test_the_agent_mounts_what_datadogs_daemonset_mounts_read_only(datadog_run):
+    pod = _pod(_agent(datadog_run))
+    (container,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    host_mounts = {volumes[m["name"]]["hostPath"]["path"]: (m["mountPath"], m.get("readOnly", False))
+                   for m in container["volumeMounts"] if "hostPath" in volumes[m["name"]]}
+    expected = {"/var/run": "/host/var/run", "/proc": "/host/proc", "/sys/fs/cgroup": "/host/sys/fs/cgroup",
+                "/var/log/pods": "/var/log/pods"}
+    for host, inside in expected.items():
+        assert host_mounts.get(host) == (inside, True), f"{host}: {host_mounts.get(host)}"
+
+
+def test_the_agents_rbac_is_datadogs(datadog_run):
+    (role,) = datadog_run.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    resources = {r for rule in role.inputs["rules"] for r in rule.get("resources", [])}
+    assert {"pods", "nodes", "services", "endpoints", "events", "nodes/metrics", "nodes/spec", "nodes/proxy",
+            "nodes/stats"} <= resources, role.urn
+    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in role.inputs["rules"]), "the Agent writes"
+    (binding,) = datadog_run.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    (account,) = datadog_run.of_type("kubernetes:core/v1:ServiceAccount")
+    assert binding.inputs["subjects"][0]["name"] == account.inputs["metadata"]["name"] == \
+        _pod(_agent(datadog_run))["serviceAccountName"], binding.urn
+
+
+def test_the_api_key_and_the_datadog_password_come_from_a_secret(datadog_run):
+    (container,) = _pod(_agent(datadog_run))["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    for name in ("DD_API_KEY", "DD_POSTGRES_PASSWORD"):
+        assert "secretKeyRef" in env[name].get("valueFrom", {}), env[name]
+    assert env["DD_KUBERNETES_KUBELET_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
+    for resource in datadog_run.resources:
+        assert not leaks(resource.raw, API_KEY), f"{resource.urn} holds the API key outside a secret"
+
+
+def test_traces_go_to_the_agent_on_the_pods_node(datadog_run):
+    (container,) = _pod(_agent(datadog_run))["containers"]
+    assert {"containerPort": 8126, "hostPort": 8126, "name": "traceport", "protocol": "TCP"} in container["ports"]
+    (workload,) = _pod(_workloads(datadog_run)[topology.WORKLOAD_ALIAS])["containers"]
+    env = {e["name"]: e for e in workload["env"]}
+    assert env["DD_AGENT_HOST"] == {"name": "DD_AGENT_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}
+    assert env["DD_TRACE_ENABLED"]["value"] == "true"
+
+
+def test_the_dbm_check_is_the_docker_instance_on_the_database_pod(datadog_run):
+    annotations = _workloads(datadog_run)[topology.POSTGRES_ALIAS].inputs["spec"]["template"]["metadata"]["annotations"]
+    (instance,) = json.loads(annotations["ad.datadoghq.com/postgres.checks"])["postgres"]["instances"]
+    docker = run_program(secret={"ddApiKey": API_KEY}).containers()["datadog-agent-container"]
+    labels = {label["label"]: label["value"] for label in docker.inputs["labels"]}
+    (docker_instance,) = json.loads(labels["com.datadoghq.ad.checks"])["postgres"]["instances"]
+    assert instance["host"] == "%%host%%" and instance["dbm"] is True
+    assert {**instance, "host": docker_instance["host"]} == docker_instance
+    assert "%%env_DD_POSTGRES_PASSWORD%%" == instance["password"]
+    assert json.loads(annotations["ad.datadoghq.com/postgres.logs"])[0]["source"] == "postgresql"
+
+
+def test_the_agent_gets_through_the_databases_network_policy(datadog_run):
+    (policy,) = datadog_run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    peers = policy.inputs["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {k8s_platform.CLIENT_NAMESPACE_LABEL: "credit-lab-dev"}},
+            "podSelector": {"matchLabels": {k8s_platform.CLIENT_LABEL: "true"}}} in peers, policy.urn
+    labels = _agent(datadog_run).inputs["spec"]["template"]["metadata"]["labels"]
+    assert labels[k8s_platform.CLIENT_LABEL] == "true"
