@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
-import urllib.request
 
 import psycopg2
 import pytest
@@ -20,7 +18,6 @@ from pulumi import automation as auto
 
 from components import topology
 from components.platforms import kubernetes as k8s_platform
-from components.render import grafana as grafana_render
 from tests.cluster import cluster
 from tests.integration import real_lab
 
@@ -31,11 +28,6 @@ SEED = 2000          # a small seed: the Kubernetes path is what is tested, not 
 def lab():
     with cluster.running(config={"seedCustomers": str(SEED)}) as lab:
         yield lab
-
-
-def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
-    with urllib.request.urlopen(url, timeout=timeout) as reply:
-        return reply.status, reply.read()
 
 
 def _pods() -> list[dict]:
@@ -81,21 +73,7 @@ def test_every_pod_is_ready_as_its_images_non_root_user_under_restricted_pod_sec
 
 
 def test_the_urls_answer_and_prometheus_scrapes_the_exporter_through_grafana(lab):
-    status, metrics = _get(lab.output("exporterUrl"))
-    assert status == 200 and b"\npg_up 1\n" in metrics
-    prometheus = lab.output("prometheusUrl")
-
-    def exporter_up():
-        targets = json.loads(_get(f"{prometheus}/api/v1/targets")[1])["data"]["activeTargets"]
-        return [t for t in targets if t["labels"]["job"] != "prometheus" and t["health"] == "up"]
-    real_lab.wait_for("Prometheus scrapes the exporter", exporter_up, deadline_s=3 * 10 + 10)
-    grafana = lab.output("grafanaUrl")
-    with urllib.request.urlopen(grafana, timeout=10) as page:
-        assert page.status == 200 and page.headers.get_content_type() == "text/html"
-    query = f"{grafana}/api/datasources/proxy/uid/{grafana_render.DATASOURCE_UID}/api/v1/query?query=pg_up"
-    result = real_lab.wait_for("pg_up through Grafana's datasource",
-                               lambda: json.loads(_get(query)[1])["data"]["result"], deadline_s=40)
-    assert [sample["value"][1] for sample in result] == ["1"]
+    real_lab.check_the_urls_answer(lab.outputs)
 
 
 def test_the_dsn_connects_and_finds_the_seed(lab):
@@ -165,7 +143,7 @@ def test_new_passwords_keep_every_row_and_lock_the_old_one_out(lab):
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(old_dsn, connect_timeout=10).close()
     real_lab.wait_for("the exporter connects with its new password",
-                      lambda: b"\npg_up 1\n" in _get(lab.output("exporterUrl"))[1], deadline_s=60)
+                      lambda: b"\npg_up 1\n" in real_lab.http_get(lab.output("exporterUrl"))[1], deadline_s=60)
     _wait_all_ready(APPS, deadline_s=180)
 
 

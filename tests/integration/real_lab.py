@@ -15,6 +15,7 @@ the same stack left on the engine.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import runpy
 import secrets
@@ -23,6 +24,7 @@ import socket
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,7 @@ import psycopg2
 from pulumi import automation as auto
 
 from tests.unit import harness
+from components.render import grafana as grafana_render
 from tests.engine import provider_plugin
 from tests.integration import tools
 from tests.integration.tools import pulumi_cli
@@ -240,6 +243,36 @@ def database_state(dsn: str, seed: int) -> tuple[int, int, set]:
         (seeded,) = cursor.fetchone()
         cursor.execute("SELECT id, email FROM customers WHERE id > %s", (seed,))
         return system_identifier, seeded, set(cursor.fetchall())
+
+
+def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=timeout) as reply:
+        return reply.status, reply.read()
+
+
+def check_the_urls_answer(outputs: dict) -> None:
+    """What a user opens, from the host, whatever the platform: the exporter reaches PostgreSQL,
+    Prometheus scrapes the exporter, Grafana's page is its app (anonymous viewing, not the login
+    redirect) and its datasource reaches Prometheus by its in-network name."""
+    prometheus, grafana = outputs["prometheusUrl"].value, outputs["grafanaUrl"].value
+    assert http_get(f"{prometheus}/-/healthy")[0] == 200
+    status, metrics = http_get(outputs["exporterUrl"].value)
+    assert status == 200 and b"\npg_up 1\n" in metrics, "the exporter does not reach PostgreSQL"
+
+    def exporter_target_up():
+        targets = json.loads(http_get(f"{prometheus}/api/v1/targets")[1])["data"]["activeTargets"]
+        return [t for t in targets if t["labels"]["job"] != "prometheus" and t["health"] == "up"]
+    wait_for("Prometheus scrapes the exporter", exporter_target_up,
+             deadline_s=3 * 10 + 10)   # three scrape intervals of the default 10s, and a margin
+    with urllib.request.urlopen(grafana, timeout=10) as page:
+        assert page.status == 200 and page.url.rstrip("/") == grafana.rstrip("/"), (page.status, page.url)
+        assert page.headers.get_content_type() == "text/html"
+    status, body = http_get(f"{grafana}/api/health")
+    assert status == 200 and json.loads(body)["database"] == "ok"
+    query = f"{grafana}/api/datasources/proxy/uid/{grafana_render.DATASOURCE_UID}/api/v1/query?query=pg_up"
+    result = wait_for("pg_up through Grafana's datasource",
+                      lambda: json.loads(http_get(query)[1])["data"]["result"], deadline_s=40)
+    assert [sample["value"][1] for sample in result] == ["1"]
 
 
 # ---- what a preview plans, and a change to the workload's code ----------------------------------

@@ -9,17 +9,14 @@ leaves nothing of the stack but its images.
 """
 from __future__ import annotations
 
-import json
 import secrets
 import socket
-import urllib.request
 
 import psycopg2
 import pytest
 from pulumi import automation as auto
 
 from components import topology
-from components.render import grafana as grafana_render
 from tests.integration import real_lab
 
 @pytest.fixture(scope="module")
@@ -33,11 +30,6 @@ def lab():
         yield lab
 
 
-def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
-    with urllib.request.urlopen(url, timeout=timeout) as reply:
-        return reply.status, reply.read()
-
-
 def test_every_declared_container_runs_and_is_healthy(lab):
     declared = {r["inputs"]["name"] for r in lab.resources("docker:index/container:Container")}
     running = lab.containers()
@@ -48,29 +40,7 @@ def test_every_declared_container_runs_and_is_healthy(lab):
 
 
 def test_the_published_urls_answer_from_the_host(lab):
-    prometheus = lab.output("prometheusUrl")
-    assert _get(f"{prometheus}/-/healthy")[0] == 200
-    status, metrics = _get(lab.output("exporterUrl"))
-    assert status == 200 and b"\npg_up 1\n" in metrics, "the exporter does not reach PostgreSQL"
-
-    def exporter_target_up():
-        targets = json.loads(_get(f"{prometheus}/api/v1/targets")[1])["data"]["activeTargets"]
-        return [t for t in targets if t["labels"]["job"] != "prometheus" and t["health"] == "up"]
-    real_lab.wait_for("Prometheus scrapes the exporter", exporter_target_up,
-              deadline_s=3 * 10 + 10)   # three scrape intervals of the default 10s, and a margin
-
-    grafana = lab.output("grafanaUrl")
-    # The page README sends users to: with anonymous viewing, Grafana's app, not its login redirect.
-    with urllib.request.urlopen(grafana, timeout=10) as page:
-        assert page.status == 200 and page.url.rstrip("/") == grafana.rstrip("/"), (page.status, page.url)
-        assert page.headers.get_content_type() == "text/html"
-    status, body = _get(f"{grafana}/api/health")
-    assert status == 200 and json.loads(body)["database"] == "ok"
-    # Grafana's datasource reaches Prometheus by its alias on the lab network, and the series are there.
-    query = f"{grafana}/api/datasources/proxy/uid/{grafana_render.DATASOURCE_UID}/api/v1/query?query=pg_up"
-    result = real_lab.wait_for("pg_up through Grafana's datasource",
-                       lambda: json.loads(_get(query)[1])["data"]["result"], deadline_s=40)
-    assert [sample["value"][1] for sample in result] == ["1"]
+    real_lab.check_the_urls_answer(lab.outputs)
 
 
 def test_the_dsn_output_connects_from_the_host(lab):
@@ -163,7 +133,7 @@ def test_new_passwords_keep_every_row_and_work_everywhere(lab):
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(old_dsn, connect_timeout=10).close()
     real_lab.wait_for("the exporter connects with its new password",
-              lambda: b"\npg_up 1\n" in _get(lab.output("exporterUrl"))[1], deadline_s=30)
+              lambda: b"\npg_up 1\n" in real_lab.http_get(lab.output("exporterUrl"))[1], deadline_s=30)
     name = f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"
     real_lab.wait_healthy(name, lab.containers()[name])
 
@@ -183,7 +153,7 @@ def test_up_after_destroy_with_a_port_held_fails_then_recovers(client):
     container it could not start stays in the state with its error (the provider created it first).
     Once the port is free, the next `up` replaces it and brings the whole lab back, no container left
     over, every one running, and plans nothing after (issue 25)."""
-    assert real_lab.leftovers(client) == real_lab.NOTHING
+    real_lab.remove_leftovers(client)   # nothing after the destroy test; run alone, the module's lab
     port = real_lab.PORTS["postgresPort"]
     held = f"{real_lab.PREFIX}-{topology.POSTGRES_ALIAS}"
     holder = socket.socket()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from components import docker_common, settings as lab_settings, topology
+from components import docker_common, topology
 from components.platforms import kubernetes as k8s_platform
 from tests.unit.conftest import API_KEY
 from tests.unit.harness import leaks, run_program
