@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 
-import psycopg2
 import pytest
 
 from components import topology
@@ -24,9 +23,7 @@ from workload.credit_workload import settings as workload_settings
 
 API_KEY = "0123456789abcdef0123456789abcdef"
 SEED = 2000
-TRACEPARENT = re.compile(r"traceparent='00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}'")
-# ddtrace flushes every second; a trace reaches the intake within a few flushes.
-TRACE_DEADLINE_S = 30
+TRACE_DEADLINE_S = real_lab.TRACE_DEADLINE_S
 AGENT = ("-n", cluster.AGENT_NAMESPACE)
 
 
@@ -72,16 +69,7 @@ def test_each_services_traces_reach_the_agent_on_its_node(lab):
 
 
 def test_a_statement_the_database_runs_carries_a_trace_that_reached_the_agent(lab):
-    with psycopg2.connect(lab.output("postgresDsn"), connect_timeout=10) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT query FROM pg_stat_activity WHERE usename = %s AND query LIKE %s",
-                       (topology.WORKLOAD_ROLE, "%traceparent=%"))
-        statements = [row[0] for row in cursor.fetchall()]
-    assert statements, "no statement of the workload carries a traceparent"
-    trace_id, _ = TRACEPARENT.search(statements[0]).groups()
-    low = int(trace_id[16:], 16)   # the span's trace_id: the low 64 bits of the W3C trace id
-    trace = real_lab.wait_for(f"trace {trace_id} at the Agent", lambda: _intake(f"?trace_ids={low}")[0],
-                              TRACE_DEADLINE_S)
-    assert any(span["meta"].get("_dd.p.tid") == trace_id[:16] for span in trace), trace[0]
+    real_lab.check_a_traced_statement_reached_the_intake(lab.output("postgresDsn"), topology.WORKLOAD_ROLE, _intake)
 
 
 def test_the_autodiscovery_annotation_is_the_docker_check_instance_but_its_host(lab):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import runpy
 import secrets
 import shutil
@@ -273,6 +274,44 @@ def check_the_urls_answer(outputs: dict) -> None:
     result = wait_for("pg_up through Grafana's datasource",
                       lambda: json.loads(http_get(query)[1])["data"]["result"], deadline_s=40)
     assert [sample["value"][1] for sample in result] == ["1"]
+
+
+
+# A statement carries its traceparent in pg_stat_activity only while it runs or its transaction is
+# open: a session between operations shows its last COMMIT, which psycopg2 sends outside the cursor
+# ddtrace comments. At the default 20 operations per second a tight poll sees one within a second
+# (test_workload_tracing samples dozens in 6 s); 10 s is 200 operations.
+TRACEPARENT = re.compile(r"traceparent='00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}'")
+IN_FLIGHT_DEADLINE_S = 10
+# ddtrace flushes every second; a trace reaches the intake within a few flushes.
+TRACE_DEADLINE_S = 30
+
+
+def traced_statement(dsn: str, role: str) -> str:
+    """A statement of `role`'s sessions, as PostgreSQL runs it, that carries a traceparent."""
+    connection = psycopg2.connect(dsn, connect_timeout=10)
+    connection.autocommit = True   # each poll its own snapshot of the activity (a transaction keeps one)
+    try:
+        with connection.cursor() as cursor:
+            def carried():
+                cursor.execute("SELECT query FROM pg_stat_activity WHERE usename = %s AND query LIKE %s",
+                               (role, "%traceparent=%"))
+                return [row[0] for row in cursor.fetchall()]
+            return wait_for(f"a statement of {role} carrying a traceparent", carried,
+                            IN_FLIGHT_DEADLINE_S, poll_s=0.01)[0]
+    finally:
+        connection.close()
+
+
+def check_a_traced_statement_reached_the_intake(dsn: str, role: str, intake) -> None:
+    """A statement PostgreSQL runs carries a traceparent whose trace the Agent's intake received;
+    intake(query) is the intake's /test/traces answer to that query string."""
+    trace_id, _ = TRACEPARENT.search(traced_statement(dsn, role)).groups()
+    # The span's trace_id is the low 64 bits of the W3C trace id (the high ones travel in _dd.p.tid).
+    low = int(trace_id[16:], 16)
+    trace = wait_for(f"trace {trace_id} at the Agent", lambda: next(iter(intake(f"?trace_ids={low}")), None),
+                     TRACE_DEADLINE_S)
+    assert any(span["meta"].get("_dd.p.tid") == trace_id[:16] for span in trace), trace[0]
 
 
 # ---- what a preview plans, and a change to the workload's code ----------------------------------

@@ -13,7 +13,6 @@ import re
 import threading
 import time
 
-import psycopg2
 import pytest
 
 from components import topology
@@ -27,11 +26,9 @@ from workload.credit_workload import settings as workload_settings
 API_KEY = "0123456789abcdef0123456789abcdef"
 # Datadog's Docker install: its host paths read-only, the host's cgroup and PID namespaces.
 DOCUMENTED_BINDS = {f"{host}:{inside}:ro" for host, inside in datadog_check.DOCKER_INSTALL_BINDS.items()}
-TRACEPARENT = re.compile(r"traceparent='00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}'")
 AGENT = f"{real_lab.PREFIX}-{topology.AGENT_ALIAS}"
 WORKLOAD = f"{real_lab.PREFIX}-{topology.WORKLOAD_ALIAS}"
-# ddtrace flushes every second; a trace reaches the intake within a few flushes.
-TRACE_DEADLINE_S = 30
+TRACE_DEADLINE_S = real_lab.TRACE_DEADLINE_S
 
 
 @pytest.fixture(scope="module")
@@ -69,18 +66,8 @@ def test_each_services_traces_reach_the_agent_by_its_alias(lab):
 
 
 def test_a_statement_the_database_runs_carries_a_trace_that_reached_the_agent(lab):
-    with psycopg2.connect(lab.output("postgresDsn"), connect_timeout=10) as connection, \
-            connection.cursor() as cursor:
-        cursor.execute("SELECT query FROM pg_stat_activity WHERE usename = %s AND query LIKE %s",
-                       (topology.WORKLOAD_ROLE, "%traceparent=%"))
-        statements = [row[0] for row in cursor.fetchall()]
-    assert statements, "no statement of the workload carries a traceparent"
-    trace_id, _ = TRACEPARENT.search(statements[0]).groups()
-    # The span's trace_id is the low 64 bits of the W3C trace id (the high ones travel in _dd.p.tid).
-    low = int(trace_id[16:], 16)
-    trace = real_lab.wait_for(f"trace {trace_id} at the Agent",
-                      lambda: _intake(lab, f"?trace_ids={low}")[0], TRACE_DEADLINE_S)
-    assert any(span["meta"].get("_dd.p.tid") == trace_id[:16] for span in trace), trace[0]
+    real_lab.check_a_traced_statement_reached_the_intake(lab.output("postgresDsn"), topology.WORKLOAD_ROLE,
+                                                         lambda query: _intake(lab, query))
 
 
 def _service_entry_spans(traces: list) -> list[dict]:
