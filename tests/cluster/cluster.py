@@ -30,6 +30,37 @@ NODE_IP = "10.244.0.1"
 OWN_KUBECONFIG = Path("/var/lib/credit-lab-cluster/etc/admin.conf")
 
 
+# .ci/run has .ci/install-tools start the cluster in the background (.ci/cluster/start, with the cold
+# Go builds) while the suite's Docker tests run: its pid, exit status and log, which say when it is done.
+START_PID, START_STATUS, START_LOG = (tools.TOOLS / f"cluster-start.{kind}" for kind in ("pid", "status", "log"))
+# Cold, those builds end 28 minutes in with the 2 cores to themselves and the Pulumi CLI's build
+# (tests/README.md, Measured); the Docker tests share the cores with them here: twice that.
+START_DEADLINE_S = 2 * 28 * 60
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie, exited but not reaped by its new parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def wait_for_the_background_start() -> None:
+    """Returns when no start runs in the background (at once when install-tools started the cluster
+    itself); a start that failed fails here with the end of its log."""
+    if not START_PID.is_file():
+        return
+    pid = int(START_PID.read_text())
+    real_lab.wait_for(f"the cluster's start in the background (pid {pid}, log {START_LOG})",
+                      lambda: not _running(pid), START_DEADLINE_S, poll_s=2)
+    status = START_STATUS.read_text().strip() if START_STATUS.is_file() else "none: it was stopped"
+    if status != "0":
+        tail = "\n".join(START_LOG.read_text(errors="replace").splitlines()[-30:]) if START_LOG.is_file() else ""
+        raise RuntimeError(f".ci/cluster/start failed in the background (exit status {status}); "
+                           f"the end of {START_LOG}:\n{tail}")
+
+
 def kubeconfig() -> Path:
     given = os.environ.get("CREDIT_LAB_KUBECONFIG")
     found = Path(given) if given else OWN_KUBECONFIG

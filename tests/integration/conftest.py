@@ -5,7 +5,7 @@ lab_postgres: one PostgreSQL 15 for the whole session, set up exactly as the lab
 others would notice (passwords, restarts, a missing env) start their own LabPostgres instead.
 
 Tests marked `restarts_docker` restart the Docker daemon, which stops every container without a
-restart policy (lab_postgres's among them): they run after every other test of the session.
+restart policy (lab_postgres's among them): tests/conftest.py runs them after every other test.
 """
 import pytest
 
@@ -23,8 +23,3 @@ def lab_postgres():
         yield server
     finally:
         server.destroy()
-
-
-def pytest_collection_modifyitems(items):
-    last = [item for item in items if item.get_closest_marker("restarts_docker")]
-    items[:] = [item for item in items if item not in last] + last
